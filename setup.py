@@ -1,0 +1,41 @@
+"""Installation of skpartx."""
+
+import re
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+VERSION = re.search(r'__version__ = "([^"]+)"', (HERE / "skpartx" / "__init__.py").read_text()).group(1)
+
+setup(
+    name="skpartx",
+    version=VERSION,
+    description="Global part-based rule explanations of image classifiers, as scikit-learn estimators",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="BSD-3-Clause",
+    python_requires=">=3.10",
+    packages=find_packages(include=["skpartx", "skpartx.*"]),
+    install_requires=[
+        "numpy>=1.24",
+        "scipy>=1.10",
+        "scikit-learn>=1.6",
+        "torch>=2.2,<3",
+        "joblib>=1.3",
+        "matplotlib>=3.7",
+        "imodels>=2.0",
+        "six",  # imodels imports it without declaring it
+        "tqdm>=4.60",
+        "pandas>=2.0",
+    ],
+    extras_require={
+        "test": ["pytest>=7", "hypothesis>=6"],
+    },
+    entry_points={"console_scripts": ["skpartx=skpartx.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Intended Audience :: Science/Research",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)

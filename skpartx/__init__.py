@@ -1,0 +1,26 @@
+"""skpartx: global part-based explanations of image classifiers, as scikit-learn estimators.
+
+A user labels parts on a few images; :class:`PartLabelTransfer` transfers the labels to
+every image, :class:`PartAttributor` explains each image's decision in terms of its
+parts, and :class:`GlobalRuleExplainer` aggregates the local explanations into
+symbolic rules per class.
+"""
+
+__version__ = "0.1.0"
+
+from ._part_images import PartImages
+from .attribution import LocalExplanation, PartAttributor
+from .models import predict_classes
+from .rules import GlobalRuleExplainer, Rule
+from .transfer import PartLabelTransfer
+
+__all__ = [
+    "PartImages",
+    "PartLabelTransfer",
+    "PartAttributor",
+    "GlobalRuleExplainer",
+    "LocalExplanation",
+    "Rule",
+    "predict_classes",
+    "__version__",
+]

@@ -1,0 +1,254 @@
+"""The coalition engine: model values of image/baseline composites under part keep-masks.
+
+Every perturbation method in skpartx (occlusion, Shapley values, minimal sufficient
+explanations, ...) is a question of the form "what does the model say when only these
+parts of this image are kept and the rest is replaced by the baseline?". This module
+answers such questions in batches across images and coalitions, builds composites on
+the device, and memoises every (image, coalition) it has evaluated.
+"""
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ._part_images import part_presence
+from ._progress import progress
+from ._torch import (
+    batch_slices,
+    default_batch_size,
+    inference_context,
+    is_out_of_memory,
+    logger,
+    to_device_images,
+)
+
+BASELINES = ("zero", "mean", "blur")
+
+
+def _gaussian_blur(images, sigma):
+    """Separable Gaussian blur with reflect padding, per channel."""
+    radius = max(1, int(round(3 * sigma)))
+    x = torch.arange(-radius, radius + 1, dtype=images.dtype, device=images.device)
+    kernel = torch.exp(-0.5 * (x / sigma) ** 2)
+    kernel = kernel / kernel.sum()
+    c = images.shape[1]
+    pad = min(radius, images.shape[-1] - 1, images.shape[-2] - 1)
+    if pad < radius:  # reflect padding needs the image to be larger than the kernel radius
+        kernel = kernel[radius - pad : radius + pad + 1]
+        kernel = kernel / kernel.sum()
+        radius = pad
+    out = F.pad(images, (radius, radius, 0, 0), mode="reflect")
+    out = F.conv2d(out, kernel.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    out = F.pad(out, (0, 0, radius, radius), mode="reflect")
+    return F.conv2d(out, kernel.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+
+
+def make_baseline(baseline, images, mean_image=None, blur_sigma=None):
+    """The replacement image for each image, ``(N, C, H, W)`` on the images' device.
+
+    Parameters
+    ----------
+    baseline : {"zero", "mean", "blur"}, float, sequence of floats, array, tensor or callable
+        ``"zero"``: black. ``"mean"``: ``mean_image`` (the training images' mean).
+        ``"blur"``: the image blurred with a Gaussian of ``blur_sigma`` (default H / 8).
+        A float or per-channel sequence: a constant colour. An array/tensor of shape
+        (C, H, W) or (N, C, H, W): that image. A callable: ``baseline(images)`` must
+        return a tensor of the images' shape.
+    """
+    if isinstance(baseline, str):
+        if baseline == "zero":
+            return torch.zeros_like(images)
+        if baseline == "mean":
+            return mean_image.to(images).expand_as(images)
+        if baseline == "blur":
+            sigma = blur_sigma if blur_sigma is not None else images.shape[-2] / 8
+            return _gaussian_blur(images, sigma)
+        raise ValueError(f"baseline={baseline!r} is unknown; use one of {BASELINES}, a colour, an image or a callable.")
+    if callable(baseline):
+        out = torch.as_tensor(baseline(images)).to(images)
+        if out.shape != images.shape:
+            raise ValueError(f"the baseline callable returned shape {tuple(out.shape)}, expected {tuple(images.shape)}.")
+        return out
+    value = torch.as_tensor(np.asarray(baseline) if not torch.is_tensor(baseline) else baseline).to(images)
+    if value.ndim <= 1:
+        if value.numel() not in (1, images.shape[1]):
+            raise ValueError(f"a constant baseline needs 1 or {images.shape[1]} values, got {value.numel()}.")
+        return value.reshape(1, -1, 1, 1).expand_as(images)
+    if value.ndim == 3:
+        value = value.unsqueeze(0)
+    if value.ndim != 4 or value.shape[1:] != images.shape[1:]:
+        raise ValueError(f"a baseline image must have shape {tuple(images.shape[1:])}, got {tuple(value.shape)}.")
+    if value.shape[0] == 1:
+        return value.expand_as(images)
+    if value.shape[0] != images.shape[0]:
+        raise ValueError(f"per-image baselines must number {images.shape[0]}, got {value.shape[0]}.")
+    return value
+
+
+class CoalitionEngine:
+    """Evaluate a model on composites of images and baselines under part coalitions.
+
+    A coalition is a boolean vector over part ids: kept parts show the image, the other
+    pixels show the baseline. Pixels with id -1 (unlabelled) are always kept. Values are
+    the softmax probability (``output="probability"``) or the logit (``output="logit"``)
+    of each image's explained class.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Prepared model (on ``device``, eval mode).
+    images : ndarray (N, C, H, W)
+    masks : ndarray (N, H, W)
+    targets : ndarray (N,)
+        Explained class per image.
+    n_parts : int
+    baseline : see :func:`make_baseline`
+    device : torch.device
+    batch_size : int or None
+    output : {"probability", "logit"}
+    mean_image : tensor (C, H, W), optional
+        Used by ``baseline="mean"``.
+    verbose : bool
+
+    Notes
+    -----
+    Images, masks and baselines are moved to the device once. On an out-of-memory error
+    the batch size is halved and the failed batch retried, so results do not depend on
+    the batch size that finally fits.
+    """
+
+    def __init__(
+        self,
+        model,
+        images,
+        masks,
+        targets,
+        n_parts,
+        baseline="zero",
+        device=torch.device("cpu"),
+        batch_size=None,
+        output="probability",
+        mean_image=None,
+        verbose=False,
+    ):
+        if output not in ("probability", "logit"):
+            raise ValueError(f"output must be 'probability' or 'logit', got {output!r}.")
+        self.model = model
+        self.device = device
+        self.output = output
+        self.verbose = verbose
+        self.batch_size = default_batch_size(device, batch_size)
+        self.n_parts = int(n_parts)
+        self.images = to_device_images(images, device)
+        self.baselines = make_baseline(baseline, self.images, mean_image=mean_image)
+        # Shift ids by one so that unlabelled pixels (-1) index an always-kept slot 0.
+        self.masks = torch.as_tensor(np.asarray(masks, dtype=np.int64) + 1, device=device).flatten(1)
+        self.targets = torch.as_tensor(np.asarray(targets, dtype=np.int64), device=device)
+        self.present = part_presence(masks, self.n_parts)
+        self._cache = [dict() for _ in range(len(self.images))]
+        self.n_evaluations = 0
+
+    def __len__(self):
+        return len(self.images)
+
+    def _composites(self, image_idx, keep):
+        """Images with non-kept parts replaced by their baseline, built on the device."""
+        slots = torch.cat([torch.ones(len(keep), 1, device=self.device), keep.float()], dim=1)
+        pixel_keep = torch.gather(slots, 1, self.masks[image_idx]).view(len(keep), 1, *self.images.shape[2:])
+        images, baselines = self.images[image_idx], self.baselines[image_idx]
+        composite = baselines + pixel_keep * (images - baselines)
+        return composite.contiguous(memory_format=torch.channels_last)
+
+    def _forward(self, image_idx, keep):
+        logits = self.model(self._composites(image_idx, keep)).float()
+        if logits.ndim != 2 or logits.shape[0] != len(keep):
+            raise ValueError(
+                f"the model must return logits of shape (batch, n_classes); for a batch of {len(keep)} "
+                f"composites it returned shape {tuple(logits.shape)}."
+            )
+        target = self.targets[image_idx]
+        if self.output == "logit":
+            return logits.gather(1, target[:, None])[:, 0]
+        return torch.softmax(logits, dim=1).gather(1, target[:, None])[:, 0]
+
+    def _run(self, image_idx, keep):
+        """Evaluate unique requests in batches, halving the batch on out-of-memory."""
+        values = np.empty(len(keep), dtype=np.float64)
+        start = 0
+        bar = progress(None, self.verbose and len(keep) > 4 * self.batch_size, desc="model evaluations", total=len(keep))
+        with inference_context(self.device):
+            while start < len(keep):
+                stop = min(start + self.batch_size, len(keep))
+                try:
+                    out = self._forward(image_idx[start:stop], keep[start:stop])
+                except RuntimeError as exc:
+                    if not is_out_of_memory(exc) or self.batch_size == 1:
+                        raise
+                    self.batch_size = max(1, self.batch_size // 2)
+                    logger.warning("out of memory; batch size halved to %d", self.batch_size)
+                    if self.device.type == "cuda":
+                        torch.cuda.empty_cache()
+                    continue
+                values[start:stop] = out.cpu().numpy()
+                if bar is not None:
+                    bar.update(stop - start)
+                start = stop
+        if bar is not None:
+            bar.close()
+        self.n_evaluations += len(keep)
+        return values
+
+    def evaluate(self, image_idx, coalitions):
+        """Values of the given (image, coalition) requests.
+
+        Parameters
+        ----------
+        image_idx : array-like of int, shape (M,)
+            Image of each request.
+        coalitions : array-like of bool, shape (M, n_parts)
+            Kept parts of each request.
+
+        Returns
+        -------
+        values : ndarray of shape (M,), float64
+        """
+        image_idx = np.asarray(image_idx, dtype=np.int64)
+        coalitions = np.asarray(coalitions, dtype=bool)
+        if coalitions.shape != (len(image_idx), self.n_parts):
+            raise ValueError(f"coalitions must have shape ({len(image_idx)}, {self.n_parts}), got {coalitions.shape}.")
+        # Absent parts have no pixels: dropping them makes equal composites share a key.
+        coalitions = coalitions & self.present[image_idx]
+        keys = np.packbits(coalitions, axis=1)
+        keys = [bytes(row) for row in keys]
+        values = np.empty(len(image_idx), dtype=np.float64)
+        todo, todo_pos = {}, []
+        for pos, (i, key) in enumerate(zip(image_idx.tolist(), keys)):
+            cached = self._cache[i].get(key)
+            if cached is not None:
+                values[pos] = cached
+            else:
+                todo_pos.append(pos)
+                todo.setdefault((i, key), pos)
+        if todo:
+            first = np.fromiter(todo.values(), dtype=np.int64, count=len(todo))
+            new_values = []
+            for batch in batch_slices(len(first), max(self.batch_size, 4096)):
+                rows = first[batch]
+                idx = torch.as_tensor(image_idx[rows], device=self.device)
+                keep = torch.as_tensor(coalitions[rows], device=self.device)
+                new_values.append(self._run(idx, keep))
+            new_values = np.concatenate(new_values)
+            for (i, key), value in zip(todo, new_values):
+                self._cache[i][key] = value
+            for pos in todo_pos:
+                values[pos] = self._cache[image_idx[pos]][keys[pos]]
+        return values
+
+    def full_and_empty(self):
+        """Values of every image with all its parts kept and with none kept."""
+        n = len(self.images)
+        idx = np.repeat(np.arange(n), 2)
+        coalitions = np.zeros((2 * n, self.n_parts), dtype=bool)
+        coalitions[0::2] = self.present
+        values = self.evaluate(idx, coalitions)
+        return values[0::2], values[1::2]

@@ -1,0 +1,168 @@
+"""Dense features from the intermediate layers of any torch backbone ("hyperpixels")."""
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ._torch import batch_slices, default_batch_size, inference_context, to_device_images
+
+MIN_GRID = 4
+MAX_AUTO_LAYERS = 4
+
+
+def _as_grid(output, name):
+    """A layer output as a ``(B, C, h, w)`` map; ViT tokens ``(B, T, D)`` become a grid.
+
+    Leading class/register tokens are dropped: the largest square number of trailing
+    tokens forms the grid.
+    """
+    if isinstance(output, (tuple, list)):
+        output = output[0]
+    if not torch.is_tensor(output):
+        raise ValueError(f"layer {name!r} returned {type(output).__name__}, not a tensor; choose another layer.")
+    if output.ndim == 4:
+        return output
+    if output.ndim == 3:
+        tokens = output.shape[1]
+        side = math.isqrt(tokens)
+        if side < 2:
+            raise ValueError(f"layer {name!r} returned {tokens} tokens, too few to form a spatial grid.")
+        grid = output[:, tokens - side * side :, :]
+        return grid.transpose(1, 2).reshape(output.shape[0], output.shape[2], side, side)
+    raise ValueError(
+        f"layer {name!r} returned shape {tuple(output.shape)}, which is not spatial; dense features need "
+        "(B, C, h, w) maps or (B, tokens, D) ViT outputs."
+    )
+
+
+def _capture(backbone, names, images):
+    """Run ``backbone`` once and return the outputs of the named modules."""
+    modules = dict(backbone.named_modules())
+    captured = {}
+    handles = [
+        modules[name].register_forward_hook(lambda m, i, o, name=name: captured.__setitem__(name, o))
+        for name in names
+    ]
+    try:
+        backbone(images)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return captured
+
+
+def auto_layers(backbone, images, device):
+    """Pick hyperpixel layers: the deepest module output at each spatial resolution.
+
+    Runs one forward pass on a few images with hooks on every named module, groups the
+    4-d outputs by their spatial size, and keeps, for each size of at least 4×4, the
+    module that ran last; the ``MAX_AUTO_LAYERS`` smallest such sizes are used (deep
+    layers see parts, shallow ones see edges).
+    """
+    names = [name for name, _ in backbone.named_modules() if name]
+    order = []
+    modules = dict(backbone.named_modules())
+    handles = [
+        modules[name].register_forward_hook(lambda m, i, o, name=name: order.append((name, o)))
+        for name in names
+    ]
+    try:
+        with inference_context(device):
+            backbone(to_device_images(images[:2], device))
+    finally:
+        for handle in handles:
+            handle.remove()
+    last_at = {}
+    for name, out in order:
+        if torch.is_tensor(out) and out.ndim == 4 and min(out.shape[2:]) >= MIN_GRID:
+            last_at[tuple(out.shape[2:])] = name
+    if not last_at:
+        raise ValueError(
+            "could not find a spatial layer in the backbone automatically; pass layers=[...] with the names "
+            "of modules that output (B, C, h, w) maps or ViT tokens."
+        )
+    sizes = sorted(last_at, key=lambda s: s[0] * s[1])[:MAX_AUTO_LAYERS]
+    return [last_at[s] for s in sorted(sizes, key=lambda s: -s[0] * s[1])]
+
+
+def check_layers(backbone, layers):
+    """Layer names as a list, each a module of the backbone."""
+    layers = [layers] if isinstance(layers, str) else list(layers)
+    if not layers:
+        raise ValueError("layers must name at least one module of the backbone.")
+    known = dict(backbone.named_modules())
+    missing = [name for name in layers if name not in known]
+    if missing:
+        candidates = [name for name in known if name][:12]
+        raise ValueError(f"the backbone has no module named {missing}; some of its modules: {candidates}.")
+    return layers
+
+
+def feature_blocks(backbone, layers, x, colour_weight=0.0):
+    """Per-layer feature maps of a batch at their own resolution, L2-normalised over channels.
+
+    The image's colour, scaled by ``colour_weight``, is appended as a last block when
+    ``colour_weight > 0``. Must run inside :func:`inference_context`.
+    """
+    captured = _capture(backbone, layers, x)
+    blocks = [F.normalize(_as_grid(captured[name], name).float(), dim=1) for name in layers]
+    if colour_weight > 0:
+        blocks.append(colour_weight * x.float())
+    return blocks
+
+
+def stack_blocks(blocks, size, normalize=True):
+    """Resize blocks bilinearly to ``size`` and concatenate them over channels.
+
+    With ``normalize`` each position's vector is L2-normalised, so dot products are
+    cosine similarities.
+    """
+    resized = [
+        block if tuple(block.shape[2:]) == tuple(size) else F.interpolate(block, size=size, mode="bilinear", align_corners=False)
+        for block in blocks
+    ]
+    stacked = torch.cat(resized, dim=1)
+    return F.normalize(stacked, dim=1) if normalize else stacked
+
+
+def iter_feature_blocks(backbone, layers, images, device, batch_size=None, colour_weight=0.0):
+    """Yield ``(slice, blocks)`` for consecutive batches of ``images`` (numpy, N×C×H×W)."""
+    with inference_context(device):
+        for batch in batch_slices(len(images), default_batch_size(device, batch_size)):
+            x = to_device_images(images[batch], device)
+            yield batch, feature_blocks(backbone, layers, x, colour_weight)
+
+
+def extract_features(backbone, layers, images, size, device, batch_size=None, colour_weight=0.0, normalize=True):
+    """Hyperpixel features on a map of ``size`` (h, w) for a stack of images.
+
+    Each layer's map is L2-normalised over channels at its own resolution and resized
+    bilinearly to ``size``; the layers are concatenated with equal weight, and the
+    image's colour (weighted by ``colour_weight``) joins as one more block. With
+    ``normalize`` each position's vector is then L2-normalised.
+
+    Returns
+    -------
+    features : float32 tensor (N, D, h, w) on ``device``
+    """
+    out = [
+        stack_blocks(blocks, size, normalize).contiguous()
+        for _, blocks in iter_feature_blocks(backbone, layers, images, device, batch_size, colour_weight)
+    ]
+    return torch.cat(out) if out else torch.zeros(0)
+
+
+def soft_labels(masks, n_parts, grid):
+    """Share of each part in each grid cell, over labelled pixels: ``(N, n_parts, grid, grid)``.
+
+    Also returns the share of labelled pixels per cell, so cells without labels can be
+    left out of the memory.
+    """
+    masks = torch.as_tensor(np.asarray(masks, dtype=np.int64))
+    labelled = (masks >= 0).float()
+    onehot = F.one_hot(masks.clamp(min=0), n_parts).permute(0, 3, 1, 2).float() * labelled[:, None]
+    pooled = F.adaptive_avg_pool2d(onehot, grid)
+    weight = F.adaptive_avg_pool2d(labelled[:, None], grid)[:, 0]
+    return pooled / weight.clamp(min=1e-8)[:, None], weight

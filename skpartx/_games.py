@@ -1,0 +1,69 @@
+"""Cooperative-game arithmetic on coalition values: which coalitions to ask for, and how
+to combine their values into Shapley values. Pure numpy; the engine does the asking."""
+
+from functools import lru_cache
+from math import factorial
+
+import numpy as np
+
+
+def subset_matrix(q):
+    """All ``2**q`` coalitions of ``q`` players as a bool array; row ``s`` has bit ``j`` of ``s``."""
+    codes = np.arange(2**q, dtype=np.int64)
+    return ((codes[:, None] >> np.arange(q)) & 1).astype(bool)
+
+
+@lru_cache(maxsize=32)
+def shapley_weights(q):
+    """Matrix ``W`` of shape ``(q, 2**q)`` with ``phi = W @ v`` for values ``v`` of :func:`subset_matrix`.
+
+    ``W[i, S] = |S|-1)! (q-|S|)! / q!`` if ``i`` is in ``S`` and ``-|S|! (q-|S|-1)! / q!``
+    otherwise: each value enters the marginal contributions of every player.
+    """
+    subsets = subset_matrix(q)
+    sizes = subsets.sum(axis=1)
+    weight = np.array([factorial(s) * factorial(q - s - 1) / factorial(q) for s in range(q)] + [0.0])
+    w_in = weight[np.maximum(sizes - 1, 0)]  # weight of S \ {i} when i in S
+    w_out = weight[sizes]  # weight of S when i not in S
+    matrix = np.where(subsets.T, w_in[None, :], -w_out[None, :])
+    matrix.setflags(write=False)
+    return matrix
+
+
+def exact_shapley(values):
+    """Shapley values from the values of all ``2**q`` coalitions in :func:`subset_matrix` order."""
+    values = np.asarray(values, dtype=np.float64)
+    q = int(np.log2(values.shape[-1]))
+    if 2**q != values.shape[-1]:
+        raise ValueError("need the values of all 2**q coalitions")
+    return values @ shapley_weights(q).T
+
+
+def permutation_coalitions(q, n_permutations, rng):
+    """Prefix coalitions of random player orders, with antithetic (reversed) pairs.
+
+    Returns ``orders`` ``(n, q)`` and ``coalitions`` ``(n, q + 1, q)``, where coalition
+    ``k`` of an order holds its first ``k`` players.
+    """
+    n_pairs = max(1, (int(n_permutations) + 1) // 2)
+    orders = np.array([rng.permutation(q) for _ in range(n_pairs)], dtype=np.int64)
+    orders = np.concatenate([orders, orders[:, ::-1]])
+    rank = np.argsort(orders, axis=1)  # position of each player in each order
+    coalitions = rank[:, None, :] < np.arange(q + 1)[None, :, None]
+    return orders, coalitions
+
+
+def permutation_shapley(orders, values):
+    """Shapley estimates and standard errors from the prefix values of antithetic orders.
+
+    ``values`` has shape ``(n, q + 1)``, ``orders`` ``(n, q)`` as returned by
+    :func:`permutation_coalitions` (first half the orders, second half their reverses).
+    A pair of an order and its reverse counts as one sample for the standard error.
+    """
+    n, q = orders.shape
+    marginal = np.empty((n, q))
+    np.put_along_axis(marginal, orders, np.diff(values, axis=1), axis=1)
+    pairs = 0.5 * (marginal[: n // 2] + marginal[n // 2 :])
+    phi = pairs.mean(axis=0)
+    se = pairs.std(axis=0, ddof=1) / np.sqrt(len(pairs)) if len(pairs) > 1 else np.full(q, np.nan)
+    return phi, se

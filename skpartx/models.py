@@ -1,0 +1,176 @@
+"""Small image classifiers for demos and tests, and batched prediction for any model."""
+
+import numpy as np
+import torch
+from sklearn.utils import check_random_state
+from torch import nn
+
+from ._part_images import PartImages, check_images
+from ._torch import (
+    batch_slices,
+    check_module,
+    default_batch_size,
+    inference_context,
+    logger,
+    prepare_module,
+    resolve_device,
+    to_device_images,
+)
+from ._progress import progress
+
+
+class SmallCNN(nn.Module):
+    """A compact convolutional classifier: four conv stages, global average pooling.
+
+    Input is an image batch in [0, 1]; normalisation is learnt by the first batch norm,
+    so raw images go in as skpartx's data model requires.
+
+    Parameters
+    ----------
+    n_classes : int
+        Number of output logits.
+    in_channels : int, default=3
+    width : int, default=16
+        Channels of the first stage; doubled at the second and third.
+    """
+
+    def __init__(self, n_classes, in_channels=3, width=16):
+        super().__init__()
+
+        def stage(c_in, c_out):
+            return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU())
+
+        self.normalize = nn.BatchNorm2d(in_channels)
+        self.stage1 = stage(in_channels, width)
+        self.stage2 = nn.Sequential(nn.MaxPool2d(2), stage(width, 2 * width))
+        self.stage3 = nn.Sequential(nn.MaxPool2d(2), stage(2 * width, 4 * width))
+        self.stage4 = nn.Sequential(nn.MaxPool2d(2), stage(4 * width, 4 * width))
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * width, n_classes))
+
+    def forward(self, x):
+        x = self.normalize(x)
+        x = self.stage4(self.stage3(self.stage2(self.stage1(x))))
+        return self.head(x)
+
+
+def _as_image_array(X):
+    return X.images if isinstance(X, PartImages) else check_images(X, "X")
+
+
+def train_classifier(
+    images,
+    y,
+    *,
+    epochs=10,
+    batch_size=64,
+    learning_rate=5e-3,
+    width=16,
+    device="auto",
+    random_state=None,
+    verbose=False,
+):
+    """Train a :class:`SmallCNN` on images and labels.
+
+    Uses AdamW with a one-cycle learning-rate schedule and random flips as the only
+    augmentation. Deterministic on the CPU for a fixed ``random_state``.
+
+    Parameters
+    ----------
+    images : PartImages or array-like of shape (N, C, H, W)
+        Training images in [0, 1] (or uint8).
+    y : array-like of shape (N,)
+        Integer class labels ``0..n_classes-1``.
+    epochs : int, default=10
+    batch_size : int, default=64
+    learning_rate : float, default=5e-3
+        Peak learning rate of the one-cycle schedule.
+    width : int, default=16
+        Width of the network (see :class:`SmallCNN`).
+    device : str or torch.device, default="auto"
+    random_state : int or None, default=None
+    verbose : bool, default=False
+        Show a progress bar over epochs.
+
+    Returns
+    -------
+    model : SmallCNN
+        The trained model in eval mode, on the CPU.
+    """
+    array = _as_image_array(images)
+    y = np.asarray(y)
+    if y.ndim != 1 or len(y) != len(array):
+        raise ValueError(f"y must be a 1-d array with one label per image ({len(array)}), got shape {y.shape}.")
+    if not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
+        raise ValueError("y must hold integer class labels 0..n_classes-1.")
+    if epochs < 1:
+        raise ValueError(f"epochs must be >= 1, got {epochs!r}.")
+    device = resolve_device(device)
+    rng = check_random_state(random_state)
+    torch.manual_seed(rng.randint(2**31 - 1))
+
+    model = SmallCNN(int(y.max()) + 1, in_channels=array.shape[1], width=width).to(device)
+    x_all = torch.from_numpy(array)
+    y_all = torch.from_numpy(y.astype(np.int64))
+    steps = epochs * int(np.ceil(len(array) / batch_size))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=1e-4)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=learning_rate, total_steps=steps)
+    loss_fn = nn.CrossEntropyLoss()
+    model.train()
+    for epoch in progress(range(epochs), verbose, desc="training"):
+        order = rng.permutation(len(array))
+        total = 0.0
+        for batch in batch_slices(len(array), batch_size):
+            idx = torch.from_numpy(order[batch])
+            xb = x_all[idx].to(device)
+            yb = y_all[idx].to(device)
+            flip = torch.from_numpy(rng.random(len(idx)) < 0.5).to(device)
+            xb = torch.where(flip[:, None, None, None], xb.flip(-1), xb)
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            total += loss.item() * len(idx)
+        logger.info("epoch %d/%d: training loss %.4f", epoch + 1, epochs, total / len(array))
+    return model.eval().to("cpu")
+
+
+def predict_logits(model, X, batch_size=None, device="auto"):
+    """Logits of ``model`` on images, batched, as a float32 numpy array ``(N, n_classes)``."""
+    check_module(model, "model")
+    device = resolve_device(device)
+    array = _as_image_array(X)
+    module = prepare_module(model, device)
+    outputs = []
+    with inference_context(device):
+        for batch in batch_slices(len(array), default_batch_size(device, batch_size)):
+            logits = module(to_device_images(array[batch], device))
+            if logits.ndim != 2 or logits.shape[0] != batch.stop - batch.start:
+                raise ValueError(
+                    f"the model must return logits of shape (batch, n_classes); for a batch of "
+                    f"{batch.stop - batch.start} images it returned shape {tuple(logits.shape)}."
+                )
+            outputs.append(logits.float().cpu().numpy())
+    if not outputs:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.concatenate(outputs)
+
+
+def predict_classes(model, X, batch_size=None, device="auto"):
+    """The model's decisions: the arg-max class of each image.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Classifier mapping ``(B, C, H, W)`` images in [0, 1] to ``(B, n_classes)`` logits.
+        It is evaluated in eval mode; the caller's module is left unchanged.
+    X : PartImages or array-like of shape (N, C, H, W)
+    batch_size : int, default=None
+        Images per forward pass (default: 512 on CUDA, 128 on CPU).
+    device : str or torch.device, default="auto"
+
+    Returns
+    -------
+    y : ndarray of shape (N,), int64
+    """
+    return predict_logits(model, X, batch_size=batch_size, device=device).argmax(axis=1).astype(np.int64)

@@ -1,0 +1,158 @@
+"""Figures: part masks, part importance per class, and global rules (matplotlib)."""
+
+import numpy as np
+
+
+def _pyplot():
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def part_colours(n_parts):
+    """One RGB colour per part id; background (id 0) is dark grey."""
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10" if n_parts <= 11 else "tab20"]
+    colours = [(0.15, 0.15, 0.15)] + [cmap(i % cmap.N)[:3] for i in range(n_parts - 1)]
+    return np.array(colours)
+
+
+def colour_masks(masks, n_parts):
+    """RGB images ``(N, H, W, 3)`` of part-id masks; unlabelled pixels (-1) are white."""
+    masks = np.asarray(masks)
+    palette = np.vstack([part_colours(n_parts), [1.0, 1.0, 1.0]])
+    return palette[np.where(masks < 0, n_parts, masks)]
+
+
+def _legend(fig, part_names):
+    from matplotlib.patches import Patch
+
+    colours = part_colours(len(part_names))
+    handles = [Patch(color=colours[i], label=name) for i, name in enumerate(part_names)]
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(part_names), 10), frameon=False, fontsize=8)
+
+
+def plot_part_masks(images, masks, part_names, true_masks=None, titles=None, n_images=6, alpha=0.55):
+    """Images with their part masks overlaid, and (optionally) the true masks beside them.
+
+    Parameters
+    ----------
+    images : array (N, C, H, W) in [0, 1]
+    masks : array (N, H, W)
+        Part ids to show (e.g. transferred masks).
+    part_names : sequence of str
+    true_masks : array (N, H, W), optional
+        Ground truth, shown as a third row.
+    titles : sequence of str, optional
+        One title per image.
+    n_images : int, default=6
+    alpha : float, default=0.55
+        Opacity of the overlay.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    plt = _pyplot()
+    n = min(n_images, len(images))
+    rows = 2 + (true_masks is not None)
+    fig, axes = plt.subplots(rows, n, figsize=(1.8 * n, 1.9 * rows + 0.5), squeeze=False)
+    pictures = np.asarray(images[:n]).transpose(0, 2, 3, 1)
+    if pictures.shape[-1] == 1:
+        pictures = np.repeat(pictures, 3, axis=-1)
+    overlay = colour_masks(masks[:n], len(part_names))
+    for j in range(n):
+        axes[0, j].imshow(pictures[j])
+        axes[1, j].imshow((1 - alpha) * pictures[j] + alpha * overlay[j])
+        if true_masks is not None:
+            axes[2, j].imshow(colour_masks(true_masks[j], len(part_names)))
+        if titles is not None:
+            axes[0, j].set_title(str(titles[j]), fontsize=9)
+    labels = ["image", "transferred" if true_masks is not None else "parts", "ground truth"]
+    for r in range(rows):
+        axes[r, 0].set_ylabel(labels[r], fontsize=9)
+        for ax in axes[r]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    _legend(fig, part_names)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig
+
+
+def plot_part_importance(scores, y, part_names, target_names=None, ax=None):
+    """Heatmap of the mean part score of each class's images (class × part).
+
+    Parameters
+    ----------
+    scores : array (N, n_parts)
+        Part scores, e.g. from :class:`~skpartx.PartAttributor`.
+    y : array (N,)
+        Class of each image (the model's decision).
+    part_names : sequence of str
+    target_names : sequence or dict, optional
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    plt = _pyplot()
+    scores, y = np.asarray(scores, dtype=float), np.asarray(y)
+    classes = np.unique(y)
+    table = np.stack([scores[y == c].mean(axis=0) for c in classes])
+    names = [str(target_names[c]) if target_names is not None else str(c) for c in classes]
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(0.7 * len(part_names) + 2, 0.5 * len(classes) + 1.6))
+    else:
+        fig = ax.figure
+    limit = np.abs(table).max() or 1.0
+    image = ax.imshow(table, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
+    ax.set_xticks(range(len(part_names)), part_names, rotation=45, ha="right")
+    ax.set_yticks(range(len(classes)), names)
+    for (r, c), value in np.ndenumerate(table):
+        ax.text(c, r, f"{value:.2f}", ha="center", va="center", fontsize=7)
+    fig.colorbar(image, ax=ax, label="mean part score")
+    ax.set_title("Part importance per class")
+    fig.tight_layout()
+    return fig
+
+
+def plot_rules(explainer, ax=None):
+    """Horizontal bars of each rule's coverage, annotated with its precision.
+
+    Parameters
+    ----------
+    explainer : fitted :class:`~skpartx.GlobalRuleExplainer`
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    plt = _pyplot()
+    rules = explainer.rules_
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(8, 0.45 * max(len(rules), 1) + 1.2))
+    else:
+        fig = ax.figure
+    if not rules:
+        ax.text(0.5, 0.5, "no rules", ha="center", va="center")
+        ax.set_axis_off()
+        return fig
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10"]
+    classes = list(explainer.classes_)
+    labels = [f"{r.label} ← {' ∧ '.join(r.condition_strings())}" for r in rules]
+    colours = [cmap(classes.index(r.target) % 10) for r in rules]
+    positions = np.arange(len(rules))[::-1]
+    ax.barh(positions, [r.coverage for r in rules], color=colours)
+    for pos, rule in zip(positions, rules):
+        ax.text(rule.coverage + 0.01, pos, f"precision {rule.precision:.2f}", va="center", fontsize=8)
+    ax.set_yticks(positions, labels, fontsize=9)
+    ax.set_xlim(0, 1.25)
+    ax.set_xlabel("coverage of the class's images")
+    ax.set_title("Global rules")
+    fig.tight_layout()
+    return fig

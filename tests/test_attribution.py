@@ -1,0 +1,202 @@
+"""Part attribution against brute-force references computed with the model directly."""
+
+import pickle
+from itertools import combinations
+from math import factorial
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+
+from skpartx import PartAttributor, PartImages
+from skpartx._coalitions import CoalitionEngine, make_baseline
+
+
+def model_value(model, image, mask, keep_ids, target, baseline):
+    """Softmax probability of ``target`` with pixels of parts outside ``keep_ids`` replaced."""
+    keep = np.isin(mask, list(keep_ids))[None]
+    composite = np.where(keep, image, baseline).astype(np.float32)
+    with torch.no_grad():
+        logits = model(torch.from_numpy(composite[None]))
+    return float(torch.softmax(logits.double(), dim=1)[0, target])
+
+
+def brute_force_shapley(model, image, mask, target, baseline):
+    players = sorted(np.unique(mask).tolist())
+    n = len(players)
+    cache = {}
+
+    def v(s):
+        if s not in cache:
+            cache[s] = model_value(model, image, mask, s, target, baseline)
+        return cache[s]
+
+    phi = {}
+    for i in players:
+        others = [p for p in players if p != i]
+        total = 0.0
+        for size in range(n):
+            w = factorial(size) * factorial(n - size - 1) / factorial(n)
+            for s in combinations(others, size):
+                total += w * (v(frozenset(s) | {i}) - v(frozenset(s)))
+        phi[i] = total
+    return phi, v(frozenset(players)), v(frozenset())
+
+
+@pytest.fixture(scope="module")
+def few(full_X, test_slice):
+    idx = np.arange(test_slice.start, test_slice.start + 6)
+    return full_X[idx]
+
+
+@pytest.mark.parametrize("baseline", ["zero", "blur", 0.5])
+def test_exact_shapley_matches_brute_force_from_definition(model, few, baseline):
+    attributor = PartAttributor(model, method="shapley", baseline=baseline).fit(few)
+    explanations = attributor.explain(few)
+    names = few.part_names
+    blurred = make_baseline(baseline, torch.from_numpy(few.images)).numpy() if isinstance(baseline, str) else None
+    for i, explanation in enumerate(explanations):
+        base = np.full_like(few.images[i], baseline) if blurred is None else blurred[i]
+        phi, full, empty = brute_force_shapley(model, few.images[i], few.masks[i], explanation.target, base)
+        for pid, value in phi.items():
+            assert explanation.scores[names[pid]] == pytest.approx(value, abs=2e-5)
+        # Efficiency: the values add up to f(all) - f(none).
+        assert sum(explanation.scores.values()) == pytest.approx(full - empty, abs=2e-5)
+        assert explanation.full_score == pytest.approx(full, abs=1e-5)
+        assert explanation.empty_score == pytest.approx(empty, abs=1e-5)
+        # Parts absent from the image are null players.
+        absent = set(range(len(names))) - set(phi)
+        assert all(explanation.scores[names[p]] == 0.0 for p in absent)
+
+
+def test_transform_columns_are_part_names_and_pandas_output(model, few):
+    attributor = PartAttributor(model, method="occlusion").fit(few)
+    scores = attributor.transform(few)
+    assert scores.shape == (len(few), len(few.part_names))
+    np.testing.assert_array_equal(attributor.get_feature_names_out(), few.part_names)
+    frame = attributor.set_output(transform="pandas").transform(few)
+    assert list(frame.columns) == list(few.part_names)
+    np.testing.assert_allclose(frame.to_numpy(), scores)
+
+
+def test_occlusion_and_keep_one_match_direct_evaluation(model, few):
+    occl = PartAttributor(model, method="occlusion").fit(few).explain(few)
+    keep = PartAttributor(model, method="keep_one").fit(few).explain(few)
+    base = np.zeros_like(few.images[0])
+    for i in range(len(few)):
+        parts = np.unique(few.masks[i]).tolist()
+        target = occl[i].target
+        full = model_value(model, few.images[i], few.masks[i], parts, target, base)
+        empty = model_value(model, few.images[i], few.masks[i], [], target, base)
+        for p in parts:
+            name = few.part_names[p]
+            without = model_value(model, few.images[i], few.masks[i], set(parts) - {p}, target, base)
+            only = model_value(model, few.images[i], few.masks[i], [p], target, base)
+            assert occl[i].scores[name] == pytest.approx(full - without, abs=2e-5)
+            assert keep[i].scores[name] == pytest.approx(only - empty, abs=2e-5)
+
+
+def test_sampled_shapley_converges_to_exact(model, few):
+    exact = PartAttributor(model, method="shapley").fit(few).transform(few)
+    errors = []
+    for n_samples in (4, 64):
+        sampled = PartAttributor(model, method="shapley", max_exact_parts=2, n_samples=n_samples, random_state=0)
+        explanations = sampled.fit(few).explain(few)
+        scores = np.array([list(e.scores.values()) for e in explanations])
+        errors.append(np.abs(scores - exact).mean())
+        se = np.array([list(e.extras["standard_errors"].values()) for e in explanations])
+        assert (se >= 0).all() and se.max() > 0
+    assert errors[1] < 0.5 * errors[0]
+
+
+def test_explicit_target_and_logit_output(model, few):
+    attributor = PartAttributor(model, method="shapley", output="logit").fit(few)
+    explanations = attributor.explain(few, target=2)
+    assert all(e.target == 2 for e in explanations)
+    with torch.no_grad():
+        logits = model(torch.from_numpy(few.images))[:, 2].numpy()
+    np.testing.assert_allclose([e.full_score for e in explanations], logits, rtol=1e-4, atol=1e-4)
+
+
+def test_engine_memoises_and_builds_exact_composites(model, few):
+    engine = CoalitionEngine(model, few.images, few.masks, np.zeros(len(few), int), len(few.part_names))
+    rng = np.random.RandomState(0)
+    coalitions = rng.rand(10, len(few.part_names)) < 0.5
+    idx = rng.randint(0, len(few), 10)
+    first = engine.evaluate(idx, coalitions)
+    evaluations = engine.n_evaluations
+    again = engine.evaluate(np.concatenate([idx, idx]), np.concatenate([coalitions, coalitions]))
+    assert engine.n_evaluations == evaluations  # nothing evaluated twice
+    np.testing.assert_array_equal(again, np.concatenate([first, first]))
+    for k in range(10):
+        kept = np.flatnonzero(coalitions[k])
+        direct = model_value(model, few.images[idx[k]], few.masks[idx[k]], kept, 0, np.zeros_like(few.images[0]))
+        assert first[k] == pytest.approx(direct, abs=1e-5)
+
+
+class OutOfMemoryAbove(torch.nn.Module):
+    """Wraps a model and fails like CUDA does when a batch is larger than ``limit``."""
+
+    def __init__(self, model, limit):
+        super().__init__()
+        self.model, self.limit, self.calls = model, limit, 0
+
+    def forward(self, x):
+        self.calls += 1
+        if len(x) > self.limit:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return self.model(x)
+
+
+def test_out_of_memory_halves_batch_with_identical_results(model, few, caplog):
+    reference = PartAttributor(model, batch_size=8).fit(few).transform(few)
+    faulty = OutOfMemoryAbove(model, limit=10).eval()
+    attributor = PartAttributor(faulty, batch_size=64).fit(few)
+    with caplog.at_level("WARNING", logger="skpartx"):
+        scores = attributor.transform(few)
+    np.testing.assert_allclose(scores, reference, atol=1e-6)
+    assert "batch size halved" in caplog.text
+
+
+def test_estimator_conventions_clone_and_pickle(model, few):
+    attributor = PartAttributor(model, method="occlusion", batch_size=32)
+    assert clone(attributor).get_params()["batch_size"] == 32
+    assert "model" in attributor.get_params(deep=True)
+    fitted = attributor.fit(few)
+    restored = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_allclose(restored.transform(few), fitted.transform(few), atol=1e-6)
+
+
+def test_callers_model_is_left_in_train_mode(model, few):
+    model.train()
+    try:
+        scores_train_mode = PartAttributor(model, method="occlusion").fit(few).transform(few)
+        assert model.training, "the caller's model must keep its mode"
+    finally:
+        model.eval()
+    scores_eval = PartAttributor(model, method="occlusion").fit(few).transform(few)
+    np.testing.assert_allclose(scores_train_mode, scores_eval, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "make, error, match",
+    [
+        (lambda m: PartAttributor(), ValueError, "needs the classifier"),
+        (lambda m: PartAttributor("not a model"), TypeError, "torch.nn.Module"),
+        (lambda m: PartAttributor(m, method="magic"), ValueError, "method"),
+        (lambda m: PartAttributor(m, baseline="purple"), ValueError, "baseline='purple' is unknown"),
+    ],
+)
+def test_bad_parameters_fail_in_fit(model, few, make, error, match):
+    with pytest.raises(error, match=match):
+        make(model).fit(few)
+
+
+def test_unlabelled_images_are_refused_at_transform(model, few):
+    attributor = PartAttributor(model).fit(few)
+    unlabelled = PartImages(few.images)
+    with pytest.raises(ValueError, match="PartLabelTransfer"):
+        attributor.transform(PartImages(few.images, np.full_like(few.masks, -1), few.part_names))
+    with pytest.raises(ValueError, match="has parts"):
+        attributor.transform(unlabelled)

@@ -1,0 +1,72 @@
+"""The demo and the command line: a reduced run checked on its printed rules and written report."""
+
+import os
+import subprocess
+import sys
+
+import matplotlib.image as mpimg
+import pytest
+
+from skpartx.cli import QUICK_SETTINGS, main
+from skpartx.demo import run_demo
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    lines = []
+    result = run_demo(out_dir=str(out), cache_dir=None, verbose=False, print_fn=lines.append, **QUICK_SETTINGS)
+    return out, "\n".join(lines), result
+
+
+def test_demo_prints_rules_and_quality(demo_run):
+    _, printed, result = demo_run
+    assert "Global rules" in printed
+    assert "transfer mIoU" in printed and "rule fidelity" in printed and "rule coverage" in printed
+    for key in ("model_accuracy", "transfer_miou", "fidelity", "coverage"):
+        assert 0.0 <= result[key] <= 1.0
+    assert result["model_accuracy"] > 0.5
+    assert result["transfer_miou"] > 0.4
+    # Every printed rule is one of the fitted rules.
+    for rule in result["rules"].rules_:
+        assert str(rule) in printed
+
+
+def test_demo_writes_report_with_rules_and_figures(demo_run):
+    out, _, result = demo_run
+    report = (out / "report.html").read_text(encoding="utf-8")
+    for rule in result["rules"].rules_:
+        assert " ∧ ".join(rule.condition_strings()) in report
+    assert "transfer mIoU (held-out)" in report
+    for figure in ("part_masks.png", "part_importance.png", "rules.png"):
+        assert f"src='{figure}'" in report
+        picture = mpimg.imread(out / figure)
+        assert picture.ndim == 3 and picture.shape[0] > 200 and picture.shape[1] > 200
+        assert picture.std() > 0.05  # not a blank canvas
+
+
+def test_model_cache_is_reused(tmp_path):
+    settings = dict(QUICK_SETTINGS, n_train=300, n_explain=60, n_test=40, epochs=1)
+    first = run_demo(out_dir=None, cache_dir=str(tmp_path), verbose=False, print_fn=lambda *_: None, **settings)
+    assert "model training" in first["timings"]
+    assert len(os.listdir(tmp_path)) == 1
+    second = run_demo(out_dir=None, cache_dir=str(tmp_path), verbose=False, print_fn=lambda *_: None, **settings)
+    assert "model (cached)" in second["timings"]
+    assert second["model_accuracy"] == first["model_accuracy"]
+
+
+def test_unknown_demo_setting_is_refused():
+    with pytest.raises(TypeError, match="unknown demo settings"):
+        run_demo(out_dir=None, n_trian=5)
+
+
+def test_command_line_help_and_entry_point(tmp_path, monkeypatch):
+    completed = subprocess.run(
+        [sys.executable, "-m", "skpartx", "demo", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "--out" in completed.stdout and "--quick" in completed.stdout
+    calls = {}
+    monkeypatch.setattr("skpartx.demo.run_demo", lambda **kwargs: calls.update(kwargs))
+    assert main(["demo", "--out", str(tmp_path), "--quick", "--no-cache", "--quiet", "--seed", "3"]) == 0
+    assert calls["out_dir"] == str(tmp_path) and calls["cache_dir"] is None and calls["random_state"] == 3
+    assert calls["n_train"] == QUICK_SETTINGS["n_train"] and calls["verbose"] is False

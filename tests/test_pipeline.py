@@ -1,0 +1,72 @@
+"""The whole pipeline: partial labels → transfer → attribution → rules, on the session's model."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+
+from skpartx import GlobalRuleExplainer, PartAttributor, PartLabelTransfer
+
+
+@pytest.fixture(scope="module")
+def explain_idx(data, labelled_idx):
+    """500 training images to explain, including the labelled ones."""
+    rng = np.random.RandomState(1)
+    others = np.setdiff1d(rng.permutation(3000), labelled_idx)[: 500 - len(labelled_idx)]
+    return np.concatenate([labelled_idx, others])
+
+
+@pytest.fixture(scope="module")
+def fitted(model, data, decisions, partial_X, explain_idx):
+    pipe = make_pipeline(
+        PartLabelTransfer(backbone=model, random_state=0),
+        PartAttributor(model=model, method="shapley", baseline="mean"),
+        GlobalRuleExplainer(target_names=data.target_names),
+    ).set_output(transform="pandas")
+    return pipe.fit(partial_X[explain_idx], decisions[explain_idx])
+
+
+def test_pipeline_recovers_a_rule_of_defining_parts_for_every_class(fitted, data):
+    rules = fitted[-1]
+    for c, parts in data.rules.items():
+        class_rules = rules.rules_for(c)
+        assert class_rules, f"no rule for class {data.target_names[c]}"
+        first = {feature for feature, _, _ in class_rules[0].conditions}
+        assert first <= set(parts), f"{class_rules[0]} should use only {parts}"
+        assert class_rules[0].precision >= 0.9
+    # The planted conjunctions themselves appear as rules for most classes.
+    exact = sum(
+        any({f for f, _, _ in r.conditions} == set(parts) for r in rules.rules_for(c)) for c, parts in data.rules.items()
+    )
+    assert exact >= 3
+
+
+def test_rules_are_faithful_on_held_out_images(fitted, partial_X, decisions, test_slice):
+    held_out = partial_X[test_slice]  # unlabelled: the pipeline transfers their parts itself
+    fidelity = fitted.score(held_out, decisions[test_slice])
+    features = fitted[:-1].transform(held_out)
+    coverage = fitted[-1].coverage(features, decisions[test_slice])
+    assert fidelity >= 0.9
+    assert coverage >= 0.85
+
+
+def test_grid_search_over_explanation_parameters(model, data, decisions, partial_X, labelled_idx):
+    rng = np.random.RandomState(2)
+    idx = np.concatenate([labelled_idx, rng.permutation(np.setdiff1d(np.arange(3000), labelled_idx))[:80]])
+    idx = rng.permutation(idx)
+    pipe = make_pipeline(
+        PartLabelTransfer(backbone=model, random_state=0),
+        PartAttributor(model=model, method="occlusion"),
+        GlobalRuleExplainer(),
+    )
+    search = GridSearchCV(
+        pipe,
+        {"globalruleexplainer__min_precision": [0.6, 0.95], "globalruleexplainer__max_rules": [1, 3]},
+        cv=3,
+    )
+    search.fit(partial_X[idx], decisions[idx])
+    assert len(search.cv_results_["mean_test_score"]) == 4
+    assert search.best_score_ >= 0.7
+    assert search.best_params_["globalruleexplainer__max_rules"] == 3
+    clone(search.best_estimator_)  # still a well-formed estimator
