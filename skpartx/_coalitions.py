@@ -12,7 +12,6 @@ import torch
 import torch.nn.functional as F
 
 from ._part_images import part_presence
-from ._progress import progress
 from ._torch import (
     batch_slices,
     default_batch_size,
@@ -108,7 +107,6 @@ class CoalitionEngine:
     output : {"probability", "logit"}
     mean_image : tensor (C, H, W), optional
         Used by ``baseline="mean"``.
-    verbose : bool
 
     Notes
     -----
@@ -129,14 +127,12 @@ class CoalitionEngine:
         batch_size=None,
         output="probability",
         mean_image=None,
-        verbose=False,
     ):
         if output not in ("probability", "logit"):
             raise ValueError(f"output must be 'probability' or 'logit', got {output!r}.")
         self.model = model
         self.device = device
         self.output = output
-        self.verbose = verbose
         self.batch_size = default_batch_size(device, batch_size)
         self.n_parts = int(n_parts)
         self.images = to_device_images(images, device)
@@ -175,7 +171,6 @@ class CoalitionEngine:
         """Evaluate unique requests in batches, halving the batch on out-of-memory."""
         values = np.empty(len(keep), dtype=np.float64)
         start = 0
-        bar = progress(None, self.verbose and len(keep) > 4 * self.batch_size, desc="model evaluations", total=len(keep))
         with inference_context(self.device):
             while start < len(keep):
                 stop = min(start + self.batch_size, len(keep))
@@ -190,11 +185,7 @@ class CoalitionEngine:
                         torch.cuda.empty_cache()
                     continue
                 values[start:stop] = out.cpu().numpy()
-                if bar is not None:
-                    bar.update(stop - start)
                 start = stop
-        if bar is not None:
-            bar.close()
         self.n_evaluations += len(keep)
         return values
 

@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import _games
 from ._coalitions import BASELINES, CoalitionEngine
 from ._part_images import as_part_images, part_presence
-from ._progress import progress
+from ._progress import progress_bar
 from ._torch import TorchEstimatorMixin, batch_slices, check_module, prepare_module, resolve_device
 from .models import predict_logits
 
@@ -281,33 +281,36 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         X = self._check_X(X)
         targets = self._targets(X, target)
         rng = check_random_state(self.random_state)
-        method = _METHOD_FUNCTIONS[self.method]
         n_parts = len(self.part_names_)
         present = part_presence(X.masks, n_parts)
         scores, full, empty = np.zeros((len(X), n_parts)), np.zeros(len(X)), np.zeros(len(X))
         extras = {}
         self.n_evaluations_ = 0
-        chunks = batch_slices(len(X), 256)
-        for chunk in progress(chunks, self.verbose and len(chunks) > 1, desc=f"{self.method} attribution", unit="chunk"):
-            engine = CoalitionEngine(
-                self.model_,
-                X.images[chunk],
-                X.masks[chunk],
-                targets[chunk],
-                n_parts,
-                baseline=self.baseline,
-                device=self.device_,
-                batch_size=self.batch_size,
-                output=self.output,
-                mean_image=torch.as_tensor(self.mean_colour_).view(-1, 1, 1),
-                verbose=self.verbose,
-            )
-            scores[chunk], chunk_extras = method(engine, present[chunk], self, rng)
-            full[chunk], empty[chunk] = engine.full_and_empty()
-            for key, value in chunk_extras.items():
-                extras.setdefault(key, np.zeros((len(X),) + value.shape[1:], dtype=value.dtype))[chunk] = value
-            self.n_evaluations_ += engine.n_evaluations
+        with progress_bar(self.verbose, len(X), f"{self.method} attribution", unit="image") as bar:
+            for chunk in batch_slices(len(X), 256):
+                engine = self._engine(X[chunk], targets[chunk])
+                scores[chunk], chunk_extras = _METHOD_FUNCTIONS[self.method](engine, present[chunk], self, rng)
+                full[chunk], empty[chunk] = engine.full_and_empty()
+                for key, value in chunk_extras.items():
+                    extras.setdefault(key, np.zeros((len(X),) + value.shape[1:], dtype=value.dtype))[chunk] = value
+                self.n_evaluations_ += engine.n_evaluations
+                bar.update(chunk.stop - chunk.start)
         return scores, full, empty, extras, targets
+
+    def _engine(self, X, targets):
+        """A coalition engine over the images of ``X`` explaining ``targets``."""
+        return CoalitionEngine(
+            self.model_,
+            X.images,
+            X.masks,
+            targets,
+            len(self.part_names_),
+            baseline=self.baseline,
+            device=self.device_,
+            batch_size=self.batch_size,
+            output=self.output,
+            mean_image=torch.as_tensor(self.mean_colour_).view(-1, 1, 1),
+        )
 
     def transform(self, X):
         """Part scores of each image's explained class (its predicted class).

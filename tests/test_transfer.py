@@ -27,10 +27,12 @@ def probe(model, labelled):
     return PartLabelTransfer(backbone=model, random_state=0).fit(labelled)
 
 
-# Floors sit below what was measured with 10 labelled images per class at 40 px
-# (probe 0.79 mIoU, worst part 0.6; knn 0.51, worst part 0.13), so the tests fail on
-# real regressions, not on noise.
-@pytest.mark.parametrize("method, floor, part_floor", [("probe", 0.72, 0.5), ("knn", 0.42, 0.08)])
+# Floors sit below what was measured with 10 labelled images per class at 40 px over two
+# data draws (probe 0.79-0.80 mIoU, worst part >= 0.6; knn 0.47-0.51, worst part — the
+# thin horn — 0.07-0.13), so the tests fail on real regressions, not on noise. kNN's part
+# floor only guards against a part vanishing altogether: on a 20x20 grid it loses most of
+# the horn.
+@pytest.mark.parametrize("method, floor, part_floor", [("probe", 0.72, 0.5), ("knn", 0.42, 0.03)])
 def test_transfer_reaches_miou_floor_on_held_out_images(model, labelled, held_out, method, floor, part_floor):
     transfer = PartLabelTransfer(backbone=model, method=method, random_state=0).fit(labelled)
     predicted = transfer.predict(held_out)
