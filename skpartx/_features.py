@@ -128,11 +128,15 @@ def stack_blocks(blocks, size, normalize=True):
 
 
 def iter_feature_blocks(backbone, layers, images, device, batch_size=None, colour_weight=0.0):
-    """Yield ``(slice, blocks)`` for consecutive batches of ``images`` (numpy, N×C×H×W)."""
-    with inference_context(device):
-        for batch in batch_slices(len(images), default_batch_size(device, batch_size)):
-            x = to_device_images(images[batch], device)
-            yield batch, feature_blocks(backbone, layers, x, colour_weight)
+    """Yield ``(slice, blocks)`` for consecutive batches of ``images`` (numpy, N×C×H×W).
+
+    Each batch is computed in its own inference context, so the consumer's code between
+    batches does not run in inference mode (a context held across ``yield`` would leak).
+    """
+    for batch in batch_slices(len(images), default_batch_size(device, batch_size)):
+        with inference_context(device):
+            blocks = feature_blocks(backbone, layers, to_device_images(images[batch], device), colour_weight)
+        yield batch, blocks
 
 
 def extract_features(backbone, layers, images, size, device, batch_size=None, colour_weight=0.0, normalize=True):
@@ -166,3 +170,46 @@ def soft_labels(masks, n_parts, grid):
     pooled = F.adaptive_avg_pool2d(onehot, grid)
     weight = F.adaptive_avg_pool2d(labelled[:, None], grid)[:, 0]
     return pooled / weight.clamp(min=1e-8)[:, None], weight
+
+
+def mean_descriptors(features):
+    """Global descriptors: the mean feature over the map, L2-normalised. ``(B, D)``."""
+    return F.normalize(features.flatten(2).mean(dim=2), dim=1)
+
+
+def gradcam_maps(backbone, layer, x):
+    """Grad-CAM maps of each image's predicted class at ``layer``: ``(B, h, w)``, each summing to 1.
+
+    The channel weights are the spatial means of the gradient of the predicted class's
+    logit with respect to the layer's output; the map is the ReLU of the weighted sum of
+    the channels (Selvaraju et al., 2017). Images whose map is zero everywhere get a
+    uniform map.
+    """
+    captured = {}
+    module = dict(backbone.named_modules())[layer]
+    handle = module.register_forward_hook(lambda m, i, o: captured.__setitem__("out", o))
+    try:
+        with torch.inference_mode(False), torch.enable_grad():
+            x = x.detach().clone().float().requires_grad_(True)
+            logits = backbone(x)
+            if logits.ndim != 2:
+                raise ValueError(
+                    f"retrieval='gradcam' needs a classifier backbone returning (B, n_classes) logits; "
+                    f"it returned shape {tuple(logits.shape)}. Use retrieval='mean'."
+                )
+            activation = _as_grid(captured["out"], layer)
+            score = logits.gather(1, logits.argmax(dim=1, keepdim=True)).sum()
+            (grad,) = torch.autograd.grad(score, activation)
+    finally:
+        handle.remove()
+    cam = torch.relu((grad.mean(dim=(2, 3), keepdim=True) * activation).sum(dim=1)).detach().float()
+    total = cam.flatten(1).sum(dim=1)
+    cam = torch.where(total[:, None, None] > 0, cam, torch.ones_like(cam))
+    return cam / cam.flatten(1).sum(dim=1)[:, None, None]
+
+
+def gradcam_descriptors(features, cam):
+    """Features pooled under Grad-CAM maps (resized to the feature grid), L2-normalised."""
+    cam = F.interpolate(cam[:, None], size=features.shape[2:], mode="bilinear", align_corners=False)
+    cam = cam / cam.flatten(1).sum(dim=1).clamp(min=1e-12)[:, None, None, None]
+    return F.normalize((features * cam).flatten(2).sum(dim=2), dim=1)

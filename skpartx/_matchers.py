@@ -1,59 +1,158 @@
-"""Label-transfer methods as small fitted modules: features of a target → part probabilities.
+"""Label-transfer methods as small fitted modules: target features → part probabilities.
 
-Each matcher holds what it learnt from the labelled images as buffers/parameters, so
-moving, copying and pickling an estimator moves its matcher with it.
+Each matcher keeps what it learnt from the labelled images as buffers or parameters, so
+moving, copying and pickling an estimator moves its matcher with it. Matching methods
+(kNN, Hough) first retrieve, per target image, the most similar labelled images and
+compare cells with those only: cost and memory grow with ``n_references``, not with the
+number of labelled images.
 """
+
+import math
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+# Largest number of similarity entries (targets × references × cells²) held at once.
+_MAX_PAIRS = 2**25
 
-class KNNMatcher(nn.Module):
-    """Dense kNN label propagation restricted to retrieved reference images.
+
+class ReferenceMatcher(nn.Module):
+    """Memory of labelled images shared by the matching methods.
 
     Parameters
     ----------
-    features : tensor (n_refs, D, g, g)
+    features : tensor (n_refs, D, h, w)
         L2-normalised features of the labelled images.
-    labels : tensor (n_refs, P, g, g)
-        Soft part labels per cell.
-    weight : tensor (n_refs, g, g)
-        Share of labelled pixels per cell; cells without labels do not vote.
+    labels : tensor (n_refs, P, h, w)
+        Soft part labels per cell (share of each part).
+    weight : tensor (n_refs, h, w)
+        Share of labelled pixels per cell; cells without labels never match.
+    descriptors : tensor (n_refs, D')
+        Global descriptors for retrieval (L2-normalised).
+    n_references : int
+        Labelled images retrieved per target image.
     """
 
-    def __init__(self, features, labels, weight, n_neighbors, n_references, temperature):
+    def __init__(self, features, labels, weight, descriptors, n_references):
         super().__init__()
-        self.register_buffer("keys", features.flatten(2).transpose(1, 2).contiguous())
-        self.register_buffer("values", labels.flatten(2).transpose(1, 2).contiguous())
+        self.register_buffer("keys", features.flatten(2).transpose(1, 2).contiguous())  # (n, h*w, D)
+        self.register_buffer("values", labels.flatten(2).transpose(1, 2).contiguous())  # (n, h*w, P)
         self.register_buffer("valid", weight.flatten(1) > 0)
-        self.register_buffer("descriptors", F.normalize(self.keys.mean(dim=1), dim=1))
-        self.n_neighbors = n_neighbors
+        self.register_buffer("descriptors", descriptors)
         self.n_references = n_references
+
+    def retrieve(self, descriptors):
+        """Indices ``(B, R)`` of the most similar labelled images, best first."""
+        n_refs = min(self.n_references, len(self.descriptors))
+        return (descriptors @ self.descriptors.T).topk(n_refs, dim=1).indices
+
+    def _chunks(self, n_targets, cells):
+        """Target slices small enough that a chunk's similarity tensor stays bounded."""
+        per_target = max(1, min(self.n_references, len(self.descriptors)) * cells * self.keys.shape[1])
+        step = max(1, _MAX_PAIRS // per_target)
+        return [slice(s, min(s + step, n_targets)) for s in range(0, n_targets, step)]
+
+    def forward(self, features, descriptors):
+        """Soft part labels ``(B, P, h, w)`` for target features ``(B, D, h, w)``."""
+        b, _, h, w = features.shape
+        out = []
+        for chunk in self._chunks(b, h * w):
+            queries = features[chunk].flatten(2).transpose(1, 2)  # (b, h*w, D)
+            refs = self.retrieve(descriptors[chunk])
+            out.append(self._match(queries, refs, (h, w)))
+        votes = torch.cat(out)
+        return votes.transpose(1, 2).reshape(b, -1, h, w)
+
+    def _match(self, queries, refs, grid):
+        raise NotImplementedError
+
+
+def _weighted_vote(scores, refs, values, k):
+    """Average the soft labels of each query's ``k`` best-scoring reference cells.
+
+    ``scores`` is ``(B, Q, R*cells)`` with ``-inf`` for cells that may not vote; the
+    labels are weighted by ``softmax(scores)`` over the chosen cells.
+    """
+    top = scores.topk(min(k, scores.shape[2]), dim=2)
+    weights = torch.softmax(top.values, dim=2)  # (B, Q, k)
+    candidates = values[refs].flatten(1, 2)  # (B, R*cells, P)
+    picked = torch.gather(
+        candidates[:, None].expand(-1, scores.shape[1], -1, -1),
+        2,
+        top.indices[..., None].expand(-1, -1, -1, candidates.shape[2]),
+    )  # (B, Q, k, P)
+    return (weights[..., None] * picked).sum(dim=2)
+
+
+class KNNMatcher(ReferenceMatcher):
+    """Dense kNN label propagation: each target cell takes the softmax(cos / T)-weighted
+    vote of its ``n_neighbors`` most similar cells among the retrieved references."""
+
+    def __init__(self, features, labels, weight, descriptors, n_references, n_neighbors, temperature):
+        super().__init__(features, labels, weight, descriptors, n_references)
+        self.n_neighbors = n_neighbors
         self.temperature = temperature
 
-    def forward(self, features):
-        """Soft part labels ``(B, P, g, g)`` for target features ``(B, D, g, g)``."""
-        queries = features.flatten(2).transpose(1, 2)  # (B, g*g, D)
-        descriptors = F.normalize(queries.mean(dim=1), dim=1)
-        n_refs = min(self.n_references, len(self.descriptors))
-        refs = (descriptors @ self.descriptors.T).topk(n_refs, dim=1).indices  # (B, R)
-        keys = self.keys[refs].flatten(1, 2)  # (B, R*g*g, D)
-        values = self.values[refs].flatten(1, 2)  # (B, R*g*g, P)
-        valid = self.valid[refs].flatten(1)
-        similarity = torch.bmm(queries, keys.transpose(1, 2))
-        similarity = similarity.masked_fill(~valid[:, None, :], float("-inf"))
-        top = similarity.topk(min(self.n_neighbors, similarity.shape[2]), dim=2)
-        weights = torch.softmax(top.values / self.temperature, dim=2)  # (B, g*g, k)
-        picked = torch.gather(
-            values[:, None, :, :].expand(-1, queries.shape[1], -1, -1),
-            2,
-            top.indices[..., None].expand(-1, -1, -1, values.shape[2]),
-        )  # (B, g*g, k, P)
-        votes = (weights[..., None] * picked).sum(dim=2)
-        g = features.shape[2:]
-        return votes.transpose(1, 2).reshape(len(features), -1, *g)
+    def _match(self, queries, refs, grid):
+        keys = self.keys[refs].flatten(1, 2)  # (B, R*cells, D)
+        similarity = torch.bmm(queries, keys.transpose(1, 2)) / self.temperature
+        similarity = similarity.masked_fill(~self.valid[refs].flatten(1)[:, None, :], float("-inf"))
+        return _weighted_vote(similarity, refs, self.values, self.n_neighbors)
+
+
+def gaussian_kernel(sigma):
+    """Normalised 2-d Gaussian kernel of radius ``ceil(2 sigma)``."""
+    radius = max(1, math.ceil(2 * sigma))
+    x = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    g = torch.exp(-0.5 * (x / sigma) ** 2)
+    kernel = g[:, None] * g[None, :]
+    return kernel / kernel.sum()
+
+
+class HoughMatcher(ReferenceMatcher):
+    """GEPC's matching: Hyperpixel Flow's regularised Hough matching (Min et al., 2019).
+
+    For a target image and one retrieved reference, the appearance similarity of target
+    cell j and reference cell i is ``clamp(cos, 0) ** exponent``. Every pair votes with
+    that similarity for its offset (position of j minus position of i) in a Hough space;
+    the space is smoothed with a Gaussian of ``sigma`` cells, so offsets agreed on by many
+    confident pairs — the geometric transformation between the two objects — collect the
+    most votes. A pair's weight is its appearance × the smoothed votes of its offset, and
+    each target cell takes the soft label of its ``n_neighbors`` best-weighted reference
+    cells (1 = the single best match, as in HPF) across the retrieved references.
+    """
+
+    def __init__(self, features, labels, weight, descriptors, n_references, n_neighbors, exponent=3.0, sigma=1.0):
+        super().__init__(features, labels, weight, descriptors, n_references)
+        self.n_neighbors = n_neighbors
+        self.exponent = exponent
+        self.register_buffer("kernel", gaussian_kernel(sigma)[None, None])
+
+    def _match(self, queries, refs, grid):
+        h, w = grid
+        cells = h * w
+        ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+        ys, xs = ys.flatten().to(queries.device), xs.flatten().to(queries.device)
+        # Offset bin of every (target j, reference i) pair: (dy, dx) shifted to be >= 0.
+        offset = (ys[:, None] - ys[None, :] + h - 1) * (2 * w - 1) + (xs[:, None] - xs[None, :] + w - 1)
+        b, r = refs.shape
+        keys = self.keys[refs]  # (B, R, cells, D)
+        appearance = torch.einsum("bqd,brkd->brqk", queries, keys).clamp(min=0) ** self.exponent
+        appearance = appearance * self.valid[refs][:, :, None, :]
+        votes = torch.zeros(b, r, (2 * h - 1) * (2 * w - 1), device=queries.device)
+        votes.scatter_add_(2, offset.flatten().expand(b, r, -1), appearance.flatten(2))
+        votes = F.conv2d(
+            votes.view(b * r, 1, 2 * h - 1, 2 * w - 1), self.kernel, padding=self.kernel.shape[-1] // 2
+        ).view(b, r, -1)
+        weight = appearance * votes.gather(2, offset.flatten().expand(b, r, -1)).view(b, r, cells, cells)
+        scores = weight.permute(0, 2, 1, 3).reshape(b, cells, r * cells)  # (B, target cells, R*cells)
+        valid = self.valid[refs].flatten(1)[:, None, :] & (scores > 0)
+        # Log weights: the vote among the best matches is proportional to their weights.
+        scores = torch.where(valid, scores.clamp(min=1e-30).log(), torch.full_like(scores, float("-inf")))
+        votes = _weighted_vote(scores, refs, self.values, self.n_neighbors)
+        return torch.nan_to_num(votes)  # cells with no positive match vote for nothing
 
 
 class ProbeClassifier(nn.Module):
@@ -86,7 +185,7 @@ class ProbeClassifier(nn.Module):
         return self.net((rows - self.mean) / self.scale)
 
     def forward(self, blocks, size):
-        """Part probabilities ``(B, P, h, w)`` from feature blocks (see :func:`feature_blocks`)."""
+        """Part probabilities ``(B, P, h, w)`` from feature blocks (see ``feature_blocks``)."""
         first = self.net[0]
         weight = first.weight / self.scale  # fold the standardisation into the first layer
         bias = first.bias - weight @ self.mean
@@ -153,7 +252,7 @@ def drop_small_parts(proba, min_area):
     """
     b, p, h, w = proba.shape
     for _ in range(p):
-        winners = proba.argmax(dim=1)
+        winners = proba.max(dim=1).indices  # max is ~10x faster than argmax over NCHW channels
         area = F.one_hot(winners.flatten(1), p).sum(dim=1).float() / (h * w)  # (B, P)
         small = (area > 0) & (area < min_area)
         if not small.any():

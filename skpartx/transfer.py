@@ -3,6 +3,7 @@
 from numbers import Integral, Real
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
@@ -10,33 +11,56 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._features import auto_layers, check_layers, iter_feature_blocks, soft_labels, stack_blocks
-from ._matchers import KNNMatcher, ProbeClassifier, drop_small_parts, sample_pixels
+from ._features import (
+    auto_layers,
+    check_layers,
+    gradcam_descriptors,
+    gradcam_maps,
+    iter_feature_blocks,
+    mean_descriptors,
+    soft_labels,
+    stack_blocks,
+)
+from ._matchers import HoughMatcher, KNNMatcher, ProbeClassifier, drop_small_parts, sample_pixels
 from ._part_images import UNLABELLED, PartImages, as_part_images
-from ._progress import progress
-from ._torch import TorchEstimatorMixin, check_module, default_batch_size, prepare_module, resolve_device
-from .metrics import mean_iou
+from ._progress import progress_bar
+from ._refine import guided_filter
+from ._torch import (
+    TorchEstimatorMixin,
+    check_module,
+    inference_context,
+    prepare_module,
+    resolve_device,
+    to_device_images,
+)
+from .metrics import iou_per_part, mean_iou
 
-METHODS = ("knn", "probe")
+METHODS = ("probe", "knn", "hpf")
 PROBE_MAX_SIZE = 128
 
 
 class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
     """Fill in part masks of unlabelled images by correspondence with labelled ones.
 
-    Dense features of the ``backbone`` (hyperpixels: several layers resized to one map
-    and L2-normalised, plus colour) describe every position of every image; the labelled
-    images teach how features map to parts.
+    Dense features of the ``backbone`` (hyperpixels: several layers, each L2-normalised
+    and resized to one map, plus colour) describe every position of every image; the
+    labelled images teach how features map to parts.
 
-    - ``method="knn"``: ``fit`` stores the labelled images' features on a grid with soft
-      part labels (the share of each part in each cell). For an image to label, the
-      ``n_references`` most similar labelled images are retrieved by their mean feature,
-      and each cell takes the softmax(cosine / ``temperature``)-weighted vote of its
-      ``n_neighbors`` most similar cells among those references.
     - ``method="probe"``: a per-pixel MLP (``hidden_units``; 0 for linear) is trained on
       the labelled pixels' features, with part-balanced weights.
+    - ``method="knn"``: dense kNN propagation. For an image to label, the
+      ``n_references`` most similar labelled images are retrieved; each cell of its
+      feature grid takes the softmax(cosine / ``temperature``)-weighted vote of the soft
+      labels of its ``n_neighbors`` most similar cells among those references.
+    - ``method="hpf"``: GEPC's Hough-regularised matching (Hyperpixel Flow). Appearance
+      similarity ``clamp(cos, 0)³`` between cells of the target and of each retrieved
+      reference votes for the offset between them in a Gaussian-smoothed Hough space;
+      a match's weight is appearance × the votes of its offset, and each target cell
+      takes the label of its best-weighted match(es).
 
-    Part probabilities are upsampled bilinearly to pixels.
+    Part probabilities are upsampled bilinearly to pixels and, by default, refined with a
+    colour guided filter so that part boundaries follow the image's edges; parts covering
+    less than ``min_part_area`` of an image are then dropped as stray labels.
 
     Parameters
     ----------
@@ -44,28 +68,40 @@ class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         Feature network, typically the classifier being explained.
     layers : str or list of str, default=None
         Names of modules (as in ``backbone.named_modules()``) whose outputs are the
-        features. ``None`` picks the deepest module output at each spatial resolution
-        of at least 4×4, up to four resolutions.
-    method : {"probe", "knn"}, default="probe"
-        A per-pixel probe on the features, or dense kNN label propagation. The probe is
-        the default because it transfers best on the built-in benchmark (mIoU 0.84 vs
-        0.45 with 10 labelled images per class; see ``benchmarks/RESULTS.md``).
-    n_neighbors : int, default=10
-        Cells voting for each target cell.
+        features, ``(B, C, h, w)`` maps or ViT tokens ``(B, T, D)`` (class and register
+        tokens dropped). ``None`` picks the deepest module output at each spatial
+        resolution of at least 4×4, up to four resolutions.
+    method : {"probe", "knn", "hpf"}, default="probe"
+        The probe is the default because it transfers best on the built-in benchmark
+        (see ``benchmarks/RESULTS.md``).
+    n_neighbors : int, default=None
+        Reference cells voting for each target cell: ``None`` means 10 for ``knn`` and 1
+        (the best match, as in HPF) for ``hpf``.
     n_references : int, default=8
-        Labelled images retrieved per target image; matching is restricted to them.
+        Labelled images retrieved per target image (``knn`` and ``hpf``); matching is
+        restricted to them.
+    retrieval : {"mean", "gradcam"}, default="mean"
+        Global descriptor for retrieval: mean feature, or features pooled under the
+        Grad-CAM map of the backbone's predicted class (needs a classifier backbone;
+        costs one backward pass per image).
     temperature : float, default=0.1
-        Softmax temperature on cosine similarities.
+        Softmax temperature on cosine similarities (``knn``).
     grid_size : int, default=None
-        Side of the feature map. ``None``: for ``knn`` half the image side (at least 8);
-        for ``probe`` the image side, at most 128.
+        Side of the feature map. ``None``: ``probe`` the image side (at most 128),
+        ``knn`` and ``hpf`` half of it (at least 8). Matching cost grows with the fourth
+        power of the side for ``hpf`` (all cell pairs vote), the square for ``knn``.
     colour_weight : float, default=0.5
         Weight of the image's colour among the features (0 disables it).
-    min_part_area : float, default=0.002
+    refine : {"guided", None}, default="guided"
+        Edge-aware refinement of the probability maps with a colour guided filter.
+    refine_radius : int, default=None
+        Window radius of the guided filter; ``None``: 1/16 of the image side (at least 1).
+    min_part_area : float, default=0.001
         A part transferred onto less than this share of an image's pixels is dropped
         from that image and its pixels go to their next most probable part: specks of
         stray labels would otherwise count as parts (and double the coalitions an
-        attribution has to evaluate). 0 keeps everything.
+        attribution has to evaluate). Higher values drop more stray parts and more true
+        small ones. 0 keeps everything.
     hidden_units : int, default=64
         Hidden width of the probe (0: linear probe).
     max_pixels : int, default=200_000
@@ -74,14 +110,14 @@ class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         Seed of the probe's initialisation and pixel sampling.
     device : str or torch.device, default="auto"
     batch_size : int, default=None
-        Images per backbone forward pass.
+        Images per backbone forward pass (default 512 on CUDA, 128 on CPU).
     verbose : bool, default=False
         Show progress bars.
 
     Attributes
     ----------
     backbone_ : torch.nn.Module
-        The backbone on ``device_`` in eval mode.
+        The backbone on ``device_`` in eval mode (a copy if the caller's had to move).
     device_ : torch.device
     layers_ : list of str
         The layers used.
@@ -89,9 +125,31 @@ class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
     feature_size_ : tuple of int
         (h, w) of the feature maps.
     matcher_ : torch.nn.Module
-        The fitted method: a ``KNNMatcher`` (memory of labelled features) or a
-        ``ProbeClassifier``.
+        The fitted method: a ``ProbeClassifier``, or a ``KNNMatcher`` / ``HoughMatcher``
+        holding the labelled images' features and soft labels.
     n_labelled_ : int
+        Labelled images learnt from.
+    confidence_ : ndarray of shape (n_images,)
+        Per image of the ``X`` given to ``fit``: mean over pixels of the transferred
+        label's probability (given labels count as certain). Low values mark the images
+        worth labelling next (see :meth:`suggest_labels`).
+    labelled_ : ndarray of shape (n_images,), bool
+        Which images of the ``X`` given to ``fit`` were labelled.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skpartx import PartImages, PartLabelTransfer
+    >>> from skpartx.datasets import make_part_shapes
+    >>> from skpartx.models import train_classifier
+    >>> data = make_part_shapes(300, image_size=32, random_state=0)
+    >>> model = train_classifier(data.images, data.target, epochs=1, random_state=0)
+    >>> masks = np.full_like(data.masks, -1)
+    >>> masks[:20] = data.masks[:20]
+    >>> X = PartImages(data.images, masks, data.part_names)
+    >>> transfer = PartLabelTransfer(backbone=model, random_state=0).fit(X)
+    >>> transfer.transform(X).fully_labelled
+    True
     """
 
     _fitted_modules = ("backbone_", "matcher_")
@@ -99,11 +157,14 @@ class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         "backbone": "no_validation",
         "layers": [str, list, tuple, None],
         "method": [StrOptions(set(METHODS))],
-        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left"), None],
         "n_references": [Interval(Integral, 1, None, closed="left")],
+        "retrieval": [StrOptions({"mean", "gradcam"})],
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "grid_size": [Interval(Integral, 2, None, closed="left"), None],
         "colour_weight": [Interval(Real, 0, None, closed="left")],
+        "refine": [StrOptions({"guided"}), None],
+        "refine_radius": [Interval(Integral, 1, None, closed="left"), None],
         "min_part_area": [Interval(Real, 0, 1, closed="left")],
         "hidden_units": [Interval(Integral, 0, None, closed="left")],
         "max_pixels": [Interval(Integral, 1, None, closed="left")],
@@ -119,12 +180,15 @@ class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         layers=None,
         method="probe",
         *,
-        n_neighbors=10,
+        n_neighbors=None,
         n_references=8,
+        retrieval="mean",
         temperature=0.1,
         grid_size=None,
         colour_weight=0.5,
-        min_part_area=0.002,
+        refine="guided",
+        refine_radius=None,
+        min_part_area=0.001,
         hidden_units=64,
         max_pixels=200_000,
         random_state=None,
@@ -137,9 +201,12 @@ class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         self.method = method
         self.n_neighbors = n_neighbors
         self.n_references = n_references
+        self.retrieval = retrieval
         self.temperature = temperature
         self.grid_size = grid_size
         self.colour_weight = colour_weight
+        self.refine = refine
+        self.refine_radius = refine_radius
         self.min_part_area = min_part_area
         self.hidden_units = hidden_units
         self.max_pixels = max_pixels
@@ -148,26 +215,67 @@ class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         self.batch_size = batch_size
         self.verbose = verbose
 
+    # -- fitting -------------------------------------------------------------------------
+
     def _blocks(self, images):
         """Yield ``(slice, feature blocks)`` batch by batch."""
         return iter_feature_blocks(
             self.backbone_, self.layers_, images, self.device_, self.batch_size, self.colour_weight
         )
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Store the features and part labels of the labelled images of ``X``.
+    def _feature_size(self, image_size):
+        if self.grid_size is not None:
+            return (self.grid_size, self.grid_size)
+        height, width = image_size
+        if self.method == "probe":
+            scale = min(1.0, PROBE_MAX_SIZE / max(height, width))
+            return (max(1, round(height * scale)), max(1, round(width * scale)))
+        return (max(8, height // 2), max(8, width // 2))
 
-        Parameters
-        ----------
-        X : PartImages
-            Images of which at least one is labelled (mask not all -1).
-        y : ignored
+    def _descriptors(self, images, features):
+        """Retrieval descriptors of a batch: images (numpy) and their stacked features."""
+        if self.retrieval == "mean":
+            return mean_descriptors(features)
+        cam = gradcam_maps(self.backbone_, self.layers_[-1], to_device_images(images, self.device_))
+        return gradcam_descriptors(features, cam)
 
-        Returns
-        -------
-        self : PartLabelTransfer
-        """
+    def _fit_probe(self, reference, seed):
+        """Train the per-pixel probe on (a sample of) the labelled pixels' features."""
+        per_image = max(1, self.max_pixels // len(reference))
+        rows, labels, block_dims = [], [], None
+        masks = torch.as_tensor(reference.masks, dtype=torch.float32)[:, None]
+        masks = F.interpolate(masks, size=self.feature_size_, mode="nearest")[:, 0].long().numpy()
+        for batch, blocks in self._blocks(reference.images):
+            block_dims = [b.shape[1] for b in blocks]
+            features = stack_blocks(blocks, self.feature_size_, normalize=False)
+            r, l = sample_pixels(features, masks[batch], per_image * len(features), seed + batch.start)
+            rows.append(r)
+            labels.append(l)
+        torch.manual_seed(seed)
+        probe = ProbeClassifier(block_dims, len(self.part_names_), self.hidden_units).to(self.device_)
+        return probe.fit(torch.cat(rows), torch.cat(labels), len(self.part_names_), seed=seed)
+
+    def _fit_matcher(self, reference):
+        """Memory of the labelled images' features, soft labels and descriptors."""
+        features, descriptors = [], []
+        for batch, blocks in self._blocks(reference.images):
+            with inference_context(self.device_):
+                stacked = stack_blocks(blocks, self.feature_size_)
+                features.append(stacked)
+                descriptors.append(self._descriptors(reference.images[batch], stacked))
+        labels, weight = soft_labels(reference.masks, len(self.part_names_), self.feature_size_)
+        memory = (
+            torch.cat(features),
+            labels.to(self.device_),
+            weight.to(self.device_),
+            torch.cat(descriptors),
+            self.n_references,
+        )
+        if self.method == "knn":
+            return KNNMatcher(*memory, self.n_neighbors or 10, self.temperature)
+        return HoughMatcher(*memory, self.n_neighbors or 1)
+
+    def _fit(self, X):
         if self.backbone is None:
             raise ValueError(
                 "PartLabelTransfer needs a feature network: PartLabelTransfer(backbone=model), e.g. the "
@@ -189,25 +297,45 @@ class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
             else check_layers(self.backbone_, self.layers)
         )
         self.part_names_ = X.part_names
+        self.image_shape_ = X.shape[1:]
         self.feature_size_ = self._feature_size(X.shape[2:])
         reference = X[labelled]
-        seed = check_random_state(self.random_state).randint(2**31 - 1)
-        if self.method == "knn":
-            labels, weight = soft_labels(reference.masks, len(self.part_names_), self.feature_size_)
-            features = [stack_blocks(blocks, self.feature_size_) for _, blocks in self._blocks(reference.images)]
-            self.matcher_ = KNNMatcher(
-                torch.cat(features),
-                labels.to(self.device_),
-                weight.to(self.device_),
-                self.n_neighbors,
-                self.n_references,
-                self.temperature,
-            )
-        else:
+        if self.method == "probe":
+            seed = check_random_state(self.random_state).randint(2**31 - 1)
             self.matcher_ = self._fit_probe(reference, seed)
+        else:
+            self.matcher_ = self._fit_matcher(reference)
         self.n_labelled_ = int(labelled.sum())
-        self.image_shape_ = X.shape[1:]
+        self.labelled_ = labelled
+        return X
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Learn from the labelled images of ``X``; record every image's transfer confidence.
+
+        Parameters
+        ----------
+        X : PartImages
+            Images of which at least one is labelled (mask not all -1). Unlabelled images
+            are not learnt from; their ``confidence_`` is recorded.
+        y : ignored
+
+        Returns
+        -------
+        self : PartLabelTransfer
+        """
+        X = self._fit(X)
+        self.confidence_ = self._fill(X)[1]
         return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit_transform(self, X, y=None):
+        """``fit(X).transform(X)`` with a single transfer pass over ``X``."""
+        X = self._fit(X)
+        filled, self.confidence_ = self._fill(X)
+        return filled
+
+    # -- transfer ------------------------------------------------------------------------
 
     def _check_X(self, X):
         check_is_fitted(self)
@@ -218,48 +346,48 @@ class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
             raise ValueError(f"X names parts {list(X.part_names)}, the transfer was fitted on {list(self.part_names_)}.")
         return X
 
-    def _feature_size(self, image_size):
-        height, width = image_size
-        if self.grid_size is not None:
-            return (self.grid_size, self.grid_size)
-        if self.method == "knn":
-            return (max(8, height // 2), max(8, width // 2))
-        scale = min(1.0, PROBE_MAX_SIZE / max(height, width))
-        return (max(1, round(height * scale)), max(1, round(width * scale)))
+    def _refine_radius(self, size):
+        return self.refine_radius if self.refine_radius is not None else max(1, round(min(size) / 16))
 
-    def _fit_probe(self, reference, seed):
-        """Train the per-pixel probe on (a sample of) the labelled pixels' features."""
-        per_image = max(1, self.max_pixels // len(reference))
-        rows, labels, block_dims = [], [], None
-        masks = torch.as_tensor(reference.masks, dtype=torch.float32)[:, None]
-        masks = F.interpolate(masks, size=self.feature_size_, mode="nearest")[:, 0].long().numpy()
-        for batch, blocks in self._blocks(reference.images):
-            block_dims = [b.shape[1] for b in blocks]
-            features = stack_blocks(blocks, self.feature_size_, normalize=False)
-            r, l = sample_pixels(features, masks[batch], per_image * len(features), seed + batch.start)
-            rows.append(r)
-            labels.append(l)
-        torch.manual_seed(seed)
-        probe = ProbeClassifier(block_dims, len(self.part_names_), self.hidden_units).to(self.device_)
-        return probe.fit(torch.cat(rows), torch.cat(labels), len(self.part_names_), seed=seed)
+    def _proba_batch(self, images, blocks):
+        """Refined, cleaned part probabilities ``(B, P, H, W)`` of one batch of images."""
+        size = images.shape[2:]
+        if self.method == "probe":
+            proba = self.matcher_(blocks, self.feature_size_)
+        else:
+            stacked = stack_blocks(blocks, self.feature_size_)
+            proba = self.matcher_(stacked, self._descriptors(images, stacked))
+        if tuple(proba.shape[2:]) != tuple(size):
+            proba = F.interpolate(proba, size=size, mode="bilinear", align_corners=False)
+        if self.refine == "guided":
+            guide = to_device_images(images, self.device_)
+            radius = self._refine_radius(size)
+            proba = guided_filter(guide, proba, radius, subsample=max(1, radius // 2))
+        proba = proba.clamp(min=0)
+        if self.min_part_area > 0:
+            proba = drop_small_parts(proba, self.min_part_area)
+        return proba / proba.sum(dim=1, keepdim=True).clamp(min=1e-8)
+
+    def iter_predict_proba(self, X):
+        """Stream part probabilities batch by batch, for data sets too large to hold at once.
+
+        Yields
+        ------
+        indices : slice
+            Images of ``X`` in this batch.
+        proba : ndarray of shape (batch, n_parts, H, W), float32
+        """
+        X = self._check_X(X)
+        for batch, proba in self._iter_proba(X):
+            yield batch, proba.cpu().numpy()
 
     def _iter_proba(self, X):
-        """Yield ``(slice, probabilities (B, P, H, W))`` batch by batch (streaming)."""
-        size = X.shape[2:]
-        batches = self._blocks(X.images)
-        n_batches = -(-len(X) // default_batch_size(self.device_, self.batch_size))
-        with torch.inference_mode():
-            for batch, blocks in progress(batches, self.verbose and n_batches > 1, desc="part transfer", total=n_batches, unit="batch"):
-                if self.method == "knn":
-                    proba = self.matcher_(stack_blocks(blocks, self.feature_size_))
-                else:
-                    proba = self.matcher_(blocks, self.feature_size_)
-                if tuple(proba.shape[2:]) != tuple(size):
-                    proba = F.interpolate(proba, size=size, mode="bilinear", align_corners=False)
-                    proba = proba.clamp(min=0)
-                if self.min_part_area > 0:
-                    proba = drop_small_parts(proba, self.min_part_area)
-                yield batch, proba / proba.sum(dim=1, keepdim=True).clamp(min=1e-8)
+        with progress_bar(self.verbose, len(X), "part transfer", unit="image") as bar:
+            for batch, blocks in self._blocks(X.images):
+                with inference_context(self.device_):
+                    proba = self._proba_batch(X.images[batch], blocks)
+                yield batch, proba
+                bar.update(batch.stop - batch.start)
 
     def predict_proba(self, X):
         """Per-pixel part probabilities, ``(N, n_parts, H, W)`` float32."""
@@ -274,8 +402,25 @@ class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         X = self._check_X(X)
         out = np.empty((len(X), *X.shape[2:]), dtype=np.int32)
         for batch, proba in self._iter_proba(X):
-            out[batch] = proba.argmax(dim=1).cpu().numpy()
+            out[batch] = proba.max(dim=1).indices.cpu().numpy()
         return out
+
+    def _fill(self, X):
+        """Masks with unlabelled pixels filled, and each image's confidence, in one pass."""
+        masks = X.masks.copy()
+        confidence = np.ones(len(X))
+        unlabelled = masks == UNLABELLED
+        todo = np.flatnonzero(unlabelled.reshape(len(X), -1).any(axis=1))
+        if len(todo):
+            sub = X[todo]
+            for batch, proba in self._iter_proba(sub):
+                rows = todo[batch]
+                best, winner = proba.max(dim=1)
+                best, winner = best.cpu().numpy(), winner.cpu().numpy().astype(np.int32)
+                missing = unlabelled[rows]
+                masks[rows] = np.where(missing, winner, masks[rows])
+                confidence[rows] = np.where(missing, best, 1.0).reshape(len(rows), -1).mean(axis=1)
+        return PartImages._from_validated(X.images, masks, self.part_names_), confidence
 
     def transform(self, X):
         """``X`` with every unlabelled pixel (-1) filled by transfer; given labels are kept.
@@ -284,23 +429,55 @@ class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         -------
         X_filled : PartImages
         """
+        return self._fill(self._check_X(X))[0]
+
+    def confidence(self, X):
+        """Per image: mean probability of the transferred label over its unlabelled pixels
+        (given labels count as certain), in [0, 1]."""
+        return self._fill(self._check_X(X))[1]
+
+    def suggest_labels(self, X=None, n=10):
+        """The unlabelled images whose transfer is least confident: the ones to label next.
+
+        Parameters
+        ----------
+        X : PartImages, default=None
+            Images to choose from; ``None`` chooses among the images given to ``fit``.
+        n : int, default=10
+
+        Returns
+        -------
+        indices : ndarray of int
+            Up to ``n`` indices into ``X`` (or the fitted images), least confident first.
+        """
+        check_is_fitted(self)
+        if X is None:
+            confidence, labelled = self.confidence_, self.labelled_
+        else:
+            X = self._check_X(X)
+            confidence, labelled = self.confidence(X), X.labelled
+        candidates = np.flatnonzero(~labelled)
+        return candidates[np.argsort(confidence[candidates], kind="stable")[:n]]
+
+    # -- quality -------------------------------------------------------------------------
+
+    def _labelled_truth(self, X):
         X = self._check_X(X)
-        masks = X.masks.copy()
-        needs = (masks == UNLABELLED).reshape(len(X), -1).any(axis=1)
-        if needs.any():
-            todo = np.flatnonzero(needs)
-            predicted = self.predict(X[todo])
-            sub = masks[todo]
-            masks[todo] = np.where(sub == UNLABELLED, predicted, sub)
-        return PartImages._from_validated(X.images, masks, self.part_names_)
+        if not X.labelled.any():
+            raise ValueError("scoring needs images with ground-truth masks; X has no labelled image.")
+        X = X[X.labelled]
+        return X.masks, self.predict(X)
 
     def score(self, X, y=None):
         """Mean IoU of the transferred masks against the masks ``X`` carries (labelled pixels only)."""
-        X = self._check_X(X)
-        if not X.labelled.any():
-            raise ValueError("score needs images with ground-truth masks; X has no labelled image.")
-        X = X[X.labelled]
-        return mean_iou(X.masks, self.predict(X), len(self.part_names_))
+        truth, predicted = self._labelled_truth(X)
+        return mean_iou(truth, predicted, len(self.part_names_))
+
+    def score_per_part(self, X):
+        """IoU of each part against the masks ``X`` carries, as a ``pandas.Series`` by part name
+        (NaN for parts that neither the truth nor the transfer shows)."""
+        truth, predicted = self._labelled_truth(X)
+        return pd.Series(iou_per_part(truth, predicted, len(self.part_names_)), index=list(self.part_names_), name="IoU")
 
     def set_output(self, *, transform=None):
         """Accepted for pipelines; the output of ``transform`` is always ``PartImages``."""
