@@ -31,6 +31,7 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=7", "hypothesis>=6"],
+        "bench": ["captum>=0.7"],
     },
     entry_points={"console_scripts": ["skpartx=skpartx.cli:main"]},
     classifiers=[

@@ -24,6 +24,14 @@ from ._torch import (
 BASELINES = ("zero", "mean", "blur")
 
 
+def class_value(logits, targets, output):
+    """The explained class's softmax probability (``"probability"``) or logit (``"logit"``)."""
+    logits = logits.float()
+    if output == "logit":
+        return logits.gather(1, targets[:, None])[:, 0]
+    return torch.softmax(logits, dim=1).gather(1, targets[:, None])[:, 0]
+
+
 def _gaussian_blur(images, sigma):
     """Separable Gaussian blur with reflect padding, per channel."""
     radius = max(1, int(round(3 * sigma)))
@@ -88,9 +96,10 @@ class CoalitionEngine:
     """Evaluate a model on composites of images and baselines under part coalitions.
 
     A coalition is a boolean vector over part ids: kept parts show the image, the other
-    pixels show the baseline. Pixels with id -1 (unlabelled) are always kept. Values are
-    the softmax probability (``output="probability"``) or the logit (``output="logit"``)
-    of each image's explained class.
+    pixels show the baseline. A float vector in [0, 1] blends each part between baseline
+    (0) and image (1), for fades. Pixels with id -1 (unlabelled) are always kept. Values
+    are the softmax probability (``output="probability"``) or the logit
+    (``output="logit"``) of each image's explained class.
 
     Parameters
     ----------
@@ -156,16 +165,13 @@ class CoalitionEngine:
         return composite.contiguous(memory_format=torch.channels_last)
 
     def _forward(self, image_idx, keep):
-        logits = self.model(self._composites(image_idx, keep)).float()
+        logits = self.model(self._composites(image_idx, keep))
         if logits.ndim != 2 or logits.shape[0] != len(keep):
             raise ValueError(
                 f"the model must return logits of shape (batch, n_classes); for a batch of {len(keep)} "
                 f"composites it returned shape {tuple(logits.shape)}."
             )
-        target = self.targets[image_idx]
-        if self.output == "logit":
-            return logits.gather(1, target[:, None])[:, 0]
-        return torch.softmax(logits, dim=1).gather(1, target[:, None])[:, 0]
+        return class_value(logits, self.targets[image_idx], self.output)
 
     def _run(self, image_idx, keep):
         """Evaluate unique requests in batches, halving the batch on out-of-memory."""
@@ -189,28 +195,41 @@ class CoalitionEngine:
         self.n_evaluations += len(keep)
         return values
 
-    def evaluate(self, image_idx, coalitions):
-        """Values of the given (image, coalition) requests.
+    def _keys(self, keep):
+        """Cache keys of keep vectors: packed bits for 0/1 rows (so fades and coalitions share
+        them), raw floats for other rows."""
+        bits = [bytes(row) for row in np.packbits(keep.astype(bool), axis=1)]
+        if keep.dtype == bool:
+            return bits
+        binary = np.isin(keep, (0.0, 1.0)).all(axis=1)
+        return [bit if is_binary else b"f" + row.tobytes() for bit, is_binary, row in zip(bits, binary, keep)]
+
+    def evaluate(self, image_idx, keep):
+        """Values of the given (image, keep-vector) requests.
 
         Parameters
         ----------
         image_idx : array-like of int, shape (M,)
             Image of each request.
-        coalitions : array-like of bool, shape (M, n_parts)
-            Kept parts of each request.
+        keep : array-like of shape (M, n_parts), bool or float in [0, 1]
+            How much of each part is kept: a coalition (bool), or the strength of each
+            part in a fade (float; 0.25 shows 25% image and 75% baseline).
 
         Returns
         -------
         values : ndarray of shape (M,), float64
         """
         image_idx = np.asarray(image_idx, dtype=np.int64)
-        coalitions = np.asarray(coalitions, dtype=bool)
-        if coalitions.shape != (len(image_idx), self.n_parts):
-            raise ValueError(f"coalitions must have shape ({len(image_idx)}, {self.n_parts}), got {coalitions.shape}.")
-        # Absent parts have no pixels: dropping them makes equal composites share a key.
-        coalitions = coalitions & self.present[image_idx]
-        keys = np.packbits(coalitions, axis=1)
-        keys = [bytes(row) for row in keys]
+        keep = np.asarray(keep)
+        if keep.shape != (len(image_idx), self.n_parts):
+            raise ValueError(f"keep must have shape ({len(image_idx)}, {self.n_parts}), got {keep.shape}.")
+        if keep.dtype != bool:
+            keep = keep.astype(np.float32)
+            if keep.size and (keep.min() < 0 or keep.max() > 1):
+                raise ValueError("keep values must lie in [0, 1].")
+        # Absent parts have no pixels: zeroing them makes equal composites share a key.
+        keep = keep * self.present[image_idx] if keep.dtype != bool else keep & self.present[image_idx]
+        keys = self._keys(keep)
         values = np.empty(len(image_idx), dtype=np.float64)
         todo, todo_pos = {}, []
         for pos, (i, key) in enumerate(zip(image_idx.tolist(), keys)):
@@ -226,8 +245,7 @@ class CoalitionEngine:
             for batch in batch_slices(len(first), max(self.batch_size, 4096)):
                 rows = first[batch]
                 idx = torch.as_tensor(image_idx[rows], device=self.device)
-                keep = torch.as_tensor(coalitions[rows], device=self.device)
-                new_values.append(self._run(idx, keep))
+                new_values.append(self._run(idx, torch.as_tensor(keep[rows], device=self.device)))
             new_values = np.concatenate(new_values)
             for (i, key), value in zip(todo, new_values):
                 self._cache[i][key] = value

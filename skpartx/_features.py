@@ -177,13 +177,13 @@ def mean_descriptors(features):
     return F.normalize(features.flatten(2).mean(dim=2), dim=1)
 
 
-def gradcam_maps(backbone, layer, x):
-    """Grad-CAM maps of each image's predicted class at ``layer``: ``(B, h, w)``, each summing to 1.
+def gradcam_maps(backbone, layer, x, targets=None, normalize=True):
+    """Grad-CAM maps at ``layer``: ``(B, h, w)``, for ``targets`` (default: predicted class).
 
-    The channel weights are the spatial means of the gradient of the predicted class's
-    logit with respect to the layer's output; the map is the ReLU of the weighted sum of
-    the channels (Selvaraju et al., 2017). Images whose map is zero everywhere get a
-    uniform map.
+    The channel weights are the spatial means of the gradient of the target class's logit
+    with respect to the layer's output; the map is the ReLU of the weighted sum of the
+    channels (Selvaraju et al., 2017). With ``normalize`` each map sums to 1 (images
+    whose map is zero everywhere get a uniform map).
     """
     captured = {}
     module = dict(backbone.named_modules())[layer]
@@ -194,15 +194,19 @@ def gradcam_maps(backbone, layer, x):
             logits = backbone(x)
             if logits.ndim != 2:
                 raise ValueError(
-                    f"retrieval='gradcam' needs a classifier backbone returning (B, n_classes) logits; "
-                    f"it returned shape {tuple(logits.shape)}. Use retrieval='mean'."
+                    f"Grad-CAM needs a classifier returning (B, n_classes) logits; it returned shape "
+                    f"{tuple(logits.shape)}."
                 )
             activation = _as_grid(captured["out"], layer)
-            score = logits.gather(1, logits.argmax(dim=1, keepdim=True)).sum()
+            if targets is None:
+                targets = logits.argmax(dim=1)
+            score = logits.gather(1, torch.as_tensor(targets, device=logits.device).view(-1, 1)).sum()
             (grad,) = torch.autograd.grad(score, activation)
     finally:
         handle.remove()
     cam = torch.relu((grad.mean(dim=(2, 3), keepdim=True) * activation).sum(dim=1)).detach().float()
+    if not normalize:
+        return cam
     total = cam.flatten(1).sum(dim=1)
     cam = torch.where(total[:, None, None] > 0, cam, torch.ones_like(cam))
     return cam / cam.flatten(1).sum(dim=1)[:, None, None]

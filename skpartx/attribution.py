@@ -11,13 +11,16 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _games
-from ._coalitions import BASELINES, CoalitionEngine
-from ._part_images import as_part_images, part_presence
+from ._coalitions import BASELINES, CoalitionEngine, class_value
+from ._features import auto_layers, check_layers
+from ._gradients import gradcam_part_scores, integrated_gradients_part_scores
+from ._msx import search_msx
+from ._part_images import as_part_images, check_images, part_presence
 from ._progress import progress_bar
 from ._torch import TorchEstimatorMixin, batch_slices, check_module, prepare_module, resolve_device
 from .models import predict_logits
 
-METHODS = ("shapley", "occlusion", "keep_one")
+METHODS = ("shapley", "msx", "occlusion", "keep_one", "property_gradient", "gradcam", "integrated_gradients")
 
 
 @dataclass
@@ -35,9 +38,10 @@ class LocalExplanation:
     scores : dict of str to float
         Part name → score of the method; parts absent from the image score 0.
     msx : list of frozenset of str
-        Minimal sufficient explanations (empty for methods that do not search them).
+        Minimal sufficient explanations (``method="msx"``; empty for other methods).
     extras : dict
-        Method-specific details, e.g. ``"standard_errors"`` of sampled Shapley values.
+        Method-specific details: ``"standard_errors"`` (sampled Shapley), ``"p_values"``
+        and ``"curves"`` (property gradients), each a dict by part name.
     """
 
     target: int
@@ -50,6 +54,9 @@ class LocalExplanation:
     def top_parts(self, k=3):
         """The ``k`` highest-scoring part names, best first."""
         return [name for name, _ in sorted(self.scores.items(), key=lambda kv: -kv[1])[:k]]
+
+
+# -- methods: each maps (engine, present parts, estimator, rng) to scores and extras ---------
 
 
 def _coalitions_over(present_ids, subsets, n_parts):
@@ -92,6 +99,18 @@ def _shapley(engine, present, estimator, rng):
     return scores, {"standard_errors": errors}
 
 
+def _msx(engine, present, estimator, rng):
+    """Share of each image's minimal sufficient explanations that contain each part."""
+    found = search_msx(
+        engine, present, estimator.tau, estimator.beam_width, estimator.max_roots, estimator.max_successors
+    )
+    scores = np.zeros(present.shape)
+    for i, sets in enumerate(found):
+        for s in sets:
+            scores[i, list(s)] += 1.0 / len(sets)
+    return scores, {"msx": found}
+
+
 def _single_part_coalitions(present, drop):
     """For every present part, the coalition without it (``drop``) or with only it."""
     image_idx, part_idx = np.nonzero(present)
@@ -122,7 +141,42 @@ def _keep_one(engine, present, estimator, rng):
     return scores, {}
 
 
-_METHOD_FUNCTIONS = {"shapley": _shapley, "occlusion": _occlusion, "keep_one": _keep_one}
+def _property_gradient(engine, present, estimator, rng):
+    """EPGM of each part faded to the baseline in ``n_steps``, with permutation p-values."""
+    strengths = np.linspace(0.0, 1.0, estimator.n_steps)
+    image_idx, part_idx = np.nonzero(present)
+    # keep[m, k] = present parts, with part m's share lowered to 1 - strength k.
+    keep = np.repeat(present[image_idx].astype(np.float32)[:, None, :], len(strengths), axis=1)
+    keep[np.arange(len(part_idx)), :, part_idx] = 1.0 - strengths
+    curves = engine.evaluate(np.repeat(image_idx, len(strengths)), keep.reshape(-1, present.shape[1]))
+    curves = curves.reshape(len(part_idx), len(strengths))
+    scores = np.zeros(present.shape)
+    p_values = np.ones(present.shape)
+    all_curves = np.zeros(present.shape + (len(strengths),))
+    scores[image_idx, part_idx] = _games.expected_gradient_magnitude(curves, strengths)
+    if len(curves):
+        p_values[image_idx, part_idx] = _games.permutation_p_values(curves, strengths, estimator.n_permutations, rng)
+    all_curves[image_idx, part_idx] = curves
+    return scores, {"p_values": p_values, "curves": all_curves}
+
+
+def _gradcam(engine, present, estimator, rng):
+    return gradcam_part_scores(engine, estimator.layer_, estimator.pooling), {}
+
+
+def _integrated_gradients(engine, present, estimator, rng):
+    return integrated_gradients_part_scores(engine, estimator.n_steps, estimator.pooling), {}
+
+
+_METHOD_FUNCTIONS = {
+    "shapley": _shapley,
+    "msx": _msx,
+    "occlusion": _occlusion,
+    "keep_one": _keep_one,
+    "property_gradient": _property_gradient,
+    "gradcam": _gradcam,
+    "integrated_gradients": _integrated_gradients,
+}
 
 
 class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
@@ -130,33 +184,64 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
 
     The value of a coalition of parts is the model's softmax probability (or logit) of
     the explained class on a composite image: kept parts from the image, all other
-    pixels from the baseline. Parts absent from an image are null players and score 0.
+    pixels from the baseline. Every perturbation method asks one coalition engine for
+    such values (batched across images and coalitions, never the same composite twice).
+    Parts absent from an image are null players and score 0.
 
     Parameters
     ----------
     model : torch.nn.Module
         The classifier to explain, mapping ``(B, C, H, W)`` images in [0, 1] to logits.
-    method : {"shapley", "occlusion", "keep_one"}, default="shapley"
-        ``"shapley"``: Shapley values, exact over all coalitions of an image's parts up to
-        ``max_exact_parts`` parts, antithetic permutation sampling beyond.
-        ``"occlusion"``: drop in value when the part alone is removed.
-        ``"keep_one"``: gain in value when the part alone is kept.
+    method : str, default="shapley"
+        - ``"shapley"``: Shapley values, exact over all coalitions of an image's parts up
+          to ``max_exact_parts`` parts, antithetic permutation sampling beyond
+          (``n_samples`` orders), with standard errors in :meth:`explain`.
+        - ``"msx"``: minimal sufficient explanations (SAG/GEPC) — sets of parts that alone
+          keep at least ``tau`` × the full image's value and from which no part can be
+          dropped, found by beam search; a part's score is the share of the image's MSXs
+          that contain it.
+        - ``"occlusion"``: drop in value when the part alone is removed.
+        - ``"keep_one"``: gain in value when the part alone is kept.
+        - ``"property_gradient"``: EPGM (Penzel & Denzler) — the part is faded to the
+          baseline in ``n_steps`` and scored by the mean absolute gradient of the value
+          along the fade; permutation-test p-values (``n_permutations``) in :meth:`explain`.
+        - ``"gradcam"``: Grad-CAM at ``layer``, pooled over each part's pixels.
+        - ``"integrated_gradients"``: integrated gradients from the baseline to the image
+          (``n_steps`` midpoints), summed over channels and pooled over each part.
     baseline : {"zero", "mean", "blur"}, float, array-like, tensor or callable, default="zero"
         What replaces removed parts: black, the training images' mean colour, a blurred
         copy of the image, a constant colour, an image, or ``callable(images) -> images``.
     output : {"probability", "logit"}, default="probability"
         The value the model is scored by.
+    tau : float in (0, 1], default=0.9
+        Sufficiency threshold of ``msx`` (0.9 in SAG).
+    beam_width : int, default=3
+        Sets kept per search root and set size (``msx``).
+    max_roots : int, default=3
+        Searches per image, started from the parts most valuable alone (``msx``).
+    max_successors : int, default=6
+        Extensions tried per set in the beam, the parts most valuable alone (``msx``).
     max_exact_parts : int, default=12
         Largest number of parts in an image for exact Shapley values (``2**P`` evaluations).
     n_samples : int, default=64
         Permutations (in antithetic pairs) per image for sampled Shapley values.
+    n_steps : int, default=20
+        Fade steps (``property_gradient``; the EPGM authors use 100) or integration
+        points (``integrated_gradients``).
+    n_permutations : int, default=1000
+        Shuffles of each fade curve for the permutation test (``property_gradient``).
+    layer : str, default=None
+        Module whose output Grad-CAM explains (``gradcam``); ``None``: the deepest module
+        output with a spatial map of at least 4×4.
+    pooling : {"sum", "mean"}, default="sum"
+        How gradient methods pool pixel attributions over a part: total, or per pixel.
     device : str or torch.device, default="auto"
         ``"auto"`` uses CUDA when available.
     batch_size : int, default=None
         Composites per forward pass (default 512 on CUDA, 128 on CPU); halved on
         out-of-memory.
     random_state : int, RandomState instance or None, default=None
-        Seed for the sampling methods.
+        Seed for the sampling methods and permutation tests.
     verbose : bool, default=False
         Show progress bars.
 
@@ -169,8 +254,10 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         Part names seen in ``fit``; the output columns.
     mean_colour_ : ndarray of shape (C,)
         Mean colour of the training images, the ``"mean"`` baseline.
+    layer_ : str or None
+        The Grad-CAM layer (``gradcam`` only).
     n_evaluations_ : int
-        Model evaluations used by the last ``transform`` or ``explain``.
+        Model evaluations of composites used by the last ``transform`` or ``explain``.
 
     Examples
     --------
@@ -182,7 +269,7 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
     >>> X = PartImages(data.images, data.masks, data.part_names)
     >>> scores = PartAttributor(model, method="occlusion").fit(X).transform(X[:5])
     >>> scores.shape
-    (5, 8)
+    (5, 10)
     """
 
     _parameter_constraints = {
@@ -190,8 +277,16 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         "method": [StrOptions(set(METHODS))],
         "baseline": "no_validation",
         "output": [StrOptions({"probability", "logit"})],
+        "tau": [Interval(Real, 0, 1, closed="right")],
+        "beam_width": [Interval(Integral, 1, None, closed="left")],
+        "max_roots": [Interval(Integral, 1, None, closed="left")],
+        "max_successors": [Interval(Integral, 1, None, closed="left")],
         "max_exact_parts": [Interval(Integral, 1, 20, closed="both")],
         "n_samples": [Interval(Integral, 2, None, closed="left")],
+        "n_steps": [Interval(Integral, 2, None, closed="left")],
+        "n_permutations": [Interval(Integral, 1, None, closed="left")],
+        "layer": [str, None],
+        "pooling": [StrOptions({"sum", "mean"})],
         "device": "no_validation",
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
@@ -205,8 +300,16 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         baseline="zero",
         *,
         output="probability",
+        tau=0.9,
+        beam_width=3,
+        max_roots=3,
+        max_successors=6,
         max_exact_parts=12,
         n_samples=64,
+        n_steps=20,
+        n_permutations=1000,
+        layer=None,
+        pooling="sum",
         device="auto",
         batch_size=None,
         random_state=None,
@@ -216,8 +319,16 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         self.method = method
         self.baseline = baseline
         self.output = output
+        self.tau = tau
+        self.beam_width = beam_width
+        self.max_roots = max_roots
+        self.max_successors = max_successors
         self.max_exact_parts = max_exact_parts
         self.n_samples = n_samples
+        self.n_steps = n_steps
+        self.n_permutations = n_permutations
+        self.layer = layer
+        self.pooling = pooling
         self.device = device
         self.batch_size = batch_size
         self.random_state = random_state
@@ -249,6 +360,13 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         self.model_ = prepare_module(self.model, self.device_)
         self.part_names_ = X.part_names
         self.mean_colour_ = X.images.mean(axis=(0, 2, 3))
+        self.layer_ = None
+        if self.method == "gradcam":
+            self.layer_ = (
+                check_layers(self.model_, self.layer)[0]
+                if self.layer is not None
+                else auto_layers(self.model_, X.images, self.device_)[-1]
+            )
         return self
 
     def _check_X(self, X):
@@ -276,6 +394,21 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
             raise ValueError(f"target must hold one class per image ({len(X)}), got {len(target)}.")
         return target
 
+    def _engine(self, X, targets):
+        """A coalition engine over the images of ``X`` explaining ``targets``."""
+        return CoalitionEngine(
+            self.model_,
+            X.images,
+            X.masks,
+            targets,
+            len(self.part_names_),
+            baseline=self.baseline,
+            device=self.device_,
+            batch_size=self.batch_size,
+            output=self.output,
+            mean_image=torch.as_tensor(self.mean_colour_).view(-1, 1, 1),
+        )
+
     def _attribute(self, X, target=None):
         """Scores, full and empty values, extras and targets for every image, chunk by chunk."""
         X = self._check_X(X)
@@ -292,25 +425,11 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
                 scores[chunk], chunk_extras = _METHOD_FUNCTIONS[self.method](engine, present[chunk], self, rng)
                 full[chunk], empty[chunk] = engine.full_and_empty()
                 for key, value in chunk_extras.items():
-                    extras.setdefault(key, np.zeros((len(X),) + value.shape[1:], dtype=value.dtype))[chunk] = value
+                    extras.setdefault(key, []).append(value)
                 self.n_evaluations_ += engine.n_evaluations
                 bar.update(chunk.stop - chunk.start)
+        extras = {k: np.concatenate(v) if isinstance(v[0], np.ndarray) else sum(v, []) for k, v in extras.items()}
         return scores, full, empty, extras, targets
-
-    def _engine(self, X, targets):
-        """A coalition engine over the images of ``X`` explaining ``targets``."""
-        return CoalitionEngine(
-            self.model_,
-            X.images,
-            X.masks,
-            targets,
-            len(self.part_names_),
-            baseline=self.baseline,
-            device=self.device_,
-            batch_size=self.batch_size,
-            output=self.output,
-            mean_image=torch.as_tensor(self.mean_colour_).view(-1, 1, 1),
-        )
 
     def transform(self, X):
         """Part scores of each image's explained class (its predicted class).
@@ -341,16 +460,17 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         """
         scores, full, empty, extras, targets = self._attribute(X, target)
         names = self.part_names_
+        msx = extras.pop("msx", [[] for _ in range(len(scores))])
         result = []
         for i in range(len(scores)):
-            details = {key: dict(zip(names, value[i].tolist())) for key, value in extras.items()}
             result.append(
                 LocalExplanation(
                     target=int(targets[i]),
                     full_score=float(full[i]),
                     empty_score=float(empty[i]),
                     scores=dict(zip(names, scores[i].tolist())),
-                    extras=details,
+                    msx=[frozenset(names[p] for p in s) for s in msx[i]],
+                    extras={key: dict(zip(names, value[i])) for key, value in extras.items()},
                 )
             )
         return result
@@ -363,6 +483,61 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.two_d_array = False
-        tags.non_deterministic = self.method == "shapley" and self.max_exact_parts < 20
+        tags.non_deterministic = self.method in ("shapley", "property_gradient")
         tags.requires_fit = True
         return tags
+
+
+def score_intervention(
+    model,
+    images,
+    target=None,
+    strengths=None,
+    *,
+    output="probability",
+    n_permutations=1000,
+    random_state=None,
+    device="auto",
+    batch_size=None,
+):
+    """Score an intervention sequence made elsewhere (e.g. with an image editor) by EPGM.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    images : array-like of shape (n_steps, C, H, W)
+        The image under an increasingly strong intervention, weakest first.
+    target : int, default=None
+        Class whose value is followed; default: the model's class on the first image.
+    strengths : array-like of shape (n_steps,), default=None
+        Intervention strength of each image (increasing); default: evenly spaced in [0, 1].
+    output : {"probability", "logit"}, default="probability"
+    n_permutations : int, default=1000
+    random_state : int, RandomState instance or None, default=None
+    device : str or torch.device, default="auto"
+    batch_size : int, default=None
+
+    Returns
+    -------
+    result : dict
+        ``epgm`` (expected property gradient magnitude), ``p_value`` (two-sided
+        permutation test), ``curve`` (value per step), ``strengths`` and ``target``.
+    """
+    check_module(model, "model")
+    images = check_images(images, "images")
+    if len(images) < 2:
+        raise ValueError("an intervention sequence needs at least two images.")
+    strengths = np.linspace(0.0, 1.0, len(images)) if strengths is None else np.asarray(strengths, dtype=float)
+    if strengths.shape != (len(images),) or (np.diff(strengths) <= 0).any():
+        raise ValueError("strengths must give one increasing value per image.")
+    logits = torch.from_numpy(predict_logits(model, images, batch_size, device))
+    target = int(logits[0].argmax()) if target is None else int(target)
+    curve = class_value(logits, torch.full((len(logits),), target), output).numpy().astype(np.float64)
+    rng = check_random_state(random_state)
+    return {
+        "epgm": float(_games.expected_gradient_magnitude(curve, strengths)),
+        "p_value": float(_games.permutation_p_values(curve, strengths, n_permutations, rng)[0]),
+        "curve": curve,
+        "strengths": strengths,
+        "target": int(target),
+    }

@@ -193,3 +193,56 @@ def plot_miou_curve(results, ax=None):
     ax.set_title("Part transfer quality")
     fig.tight_layout()
     return fig
+
+
+def plot_local_explanation(image, mask, explanation, part_names, max_msx=3, baseline_colour=0.5, target_names=None):
+    """One image's explanation: the image, its parts coloured by score, and its MSXs.
+
+    Parameters
+    ----------
+    image : array (C, H, W) in [0, 1]
+    mask : array (H, W)
+        Part ids of the image.
+    explanation : LocalExplanation
+    part_names : sequence of str
+    max_msx : int, default=3
+        Minimal sufficient explanations to draw, each as the image with only those parts
+        kept (the rest in grey).
+    baseline_colour : float, default=0.5
+        Grey level standing for removed parts.
+    target_names : sequence, optional
+        Class names for the title.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    plt = _pyplot()
+    picture = np.asarray(image).transpose(1, 2, 0)
+    if picture.shape[-1] == 1:
+        picture = np.repeat(picture, 3, axis=-1)
+    mask = np.asarray(mask)
+    sets = list(explanation.msx)[:max_msx]
+    fig, axes = plt.subplots(1, 2 + len(sets), figsize=(2.6 * (2 + len(sets)) + 0.8, 2.9), squeeze=False)
+    axes = axes[0]
+    axes[0].imshow(picture)
+    label = target_names[explanation.target] if target_names is not None else f"class {explanation.target}"
+    axes[0].set_title(f"{label}\nvalue {explanation.full_score:.2f}", fontsize=9)
+    scores = np.array([explanation.scores.get(name, 0.0) for name in part_names])
+    limit = np.abs(scores).max() or 1.0
+    heat = np.where(mask >= 0, scores[np.clip(mask, 0, None)], np.nan)
+    image_handle = axes[1].imshow(heat, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    axes[1].set_title("part scores", fontsize=9)
+    fig.colorbar(image_handle, ax=axes[1], fraction=0.046, pad=0.04)
+    top = explanation.top_parts(3)
+    axes[1].set_xlabel(", ".join(top), fontsize=8)
+    for ax, kept in zip(axes[2:], sets):
+        ids = [part_names.index(name) for name in kept]
+        keep = np.isin(mask, ids)[..., None]
+        ax.imshow(np.where(keep, picture, baseline_colour))
+        ax.set_title("MSX: " + " ∧ ".join(sorted(kept)), fontsize=9)
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return fig
