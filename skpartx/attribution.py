@@ -16,6 +16,7 @@ from ._features import auto_layers, check_layers
 from ._gradients import gradcam_part_scores, integrated_gradients_part_scores
 from ._msx import search_msx
 from ._part_images import as_part_images, check_images, part_presence
+from ._relations import part_relations, relation_names
 from ._progress import progress_bar
 from ._torch import TorchEstimatorMixin, batch_slices, check_module, prepare_module, resolve_device
 from .models import predict_logits
@@ -235,6 +236,11 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         output with a spatial map of at least 4×4.
     pooling : {"sum", "mean"}, default="sum"
         How gradient methods pool pixel attributions over a part: total, or per pixel.
+    relations : bool, default=False
+        Append, after the part scores, one 0/1 column per spatial relation between two
+        parts in the image's mask ("wing above body", "window inside body", ...; see
+        ``skpartx._relations``). :class:`GlobalRuleExplainer` turns them into relational
+        symbols (a relation between two parts of the explanation).
     device : str or torch.device, default="auto"
         ``"auto"`` uses CUDA when available.
     batch_size : int, default=None
@@ -287,6 +293,7 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         "n_permutations": [Interval(Integral, 1, None, closed="left")],
         "layer": [str, None],
         "pooling": [StrOptions({"sum", "mean"})],
+        "relations": ["boolean"],
         "device": "no_validation",
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
@@ -310,6 +317,7 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         n_permutations=1000,
         layer=None,
         pooling="sum",
+        relations=False,
         device="auto",
         batch_size=None,
         random_state=None,
@@ -329,6 +337,7 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         self.n_permutations = n_permutations
         self.layer = layer
         self.pooling = pooling
+        self.relations = relations
         self.device = device
         self.batch_size = batch_size
         self.random_state = random_state
@@ -440,10 +449,15 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        scores : ndarray of shape (n_images, n_parts)
-            Columns follow ``get_feature_names_out()``.
+        scores : ndarray of shape (n_images, n_parts) or (n_images, n_parts + n_relations)
+            Columns follow ``get_feature_names_out()``; relation indicators follow the part
+            scores when ``relations=True``.
         """
-        return self._attribute(X)[0]
+        scores = self._attribute(X)[0]
+        if self.relations:
+            X = as_part_images(X)
+            scores = np.hstack([scores, part_relations(X.masks, len(self.part_names_)).astype(np.float64)])
+        return scores
 
     def explain(self, X, target=None):
         """Per-image local explanations.
@@ -476,9 +490,10 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         return result
 
     def get_feature_names_out(self, input_features=None):
-        """Part names, the columns of ``transform``'s output."""
+        """Part names (then relation names with ``relations=True``): the columns of ``transform``."""
         check_is_fitted(self)
-        return np.asarray(self.part_names_, dtype=object)
+        names = list(self.part_names_) + (relation_names(self.part_names_) if self.relations else [])
+        return np.asarray(names, dtype=object)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

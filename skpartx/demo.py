@@ -212,30 +212,43 @@ def _write_report(out_dir, data, test, X_test_filled, scores_test, y_model, rule
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .plotting import plot_part_importance, plot_part_masks
+    from .plotting import plot_part_masks
 
     os.makedirs(out_dir, exist_ok=True)
     n_show = 8
     test_idx = np.arange(test.start, test.stop)
     titles = [data.target_names[y_model[i]] for i in test_idx[:n_show]]
     figures = []
-    fig = plot_part_masks(
-        data.images[test_idx[:n_show]], X_test_filled.masks[:n_show], data.part_names, data.masks[test_idx[:n_show]], titles
+
+    def save(fig, name, caption):
+        fig.savefig(os.path.join(out_dir, name), dpi=100)
+        figures.append((caption, name))
+
+    save(
+        plot_part_masks(
+            data.images[test_idx[:n_show]], X_test_filled.masks[:n_show], data.part_names, data.masks[test_idx[:n_show]], titles
+        ),
+        "part_masks.png",
+        "Held-out images, their transferred part masks and the ground truth",
     )
-    fig.savefig(os.path.join(out_dir, "part_masks.png"), dpi=100)
-    figures.append(("Held-out images, their transferred part masks and the ground truth", "part_masks.png"))
-    fig = plot_part_importance(scores_test, y_model[test_idx], data.part_names, data.target_names)
-    fig.savefig(os.path.join(out_dir, "part_importance.png"), dpi=100)
-    figures.append(("Mean Shapley value of each part, per class decided by the model", "part_importance.png"))
-    fig = rules.plot()
-    fig.savefig(os.path.join(out_dir, "rules.png"), dpi=100)
-    figures.append(("Global rules: coverage and precision", "rules.png"))
+    save(rules.plot_part_importance(), "part_importance.png", "Mean Shapley value of each part, per class decided by the model")
+    save(rules.plot_rules(), "rules.png", "Global rules: coverage and precision")
+    for target in rules.classes_:
+        class_rules = rules.rules_for(target)
+        if class_rules:
+            name = f"examples_{data.target_names[target]}.png"
+            fig = rules.plot_rule_examples(X_test_filled, scores_test, class_rules[0], n_images=6)
+            save(fig, name, f"Held-out images covered by the first {data.target_names[target]} rule")
     plt.close("all")
+    for format, name in (("markdown", "rules.md"), ("json", "rules.json")):
+        with open(os.path.join(out_dir, name), "w", encoding="utf-8") as handle:
+            handle.write(rules.report(format))
     summary = dict(summary)
     summary.update({f"IoU {name}": float(v) for name, v in zip(data.part_names, part_iou)})
     notes = [
         "Planted class rules: "
-        + "; ".join(f"{data.target_names[c]} = {' ∧ '.join(p)}" for c, p in data.rules.items())
+        + "; ".join(f"{data.target_names[c]} = {' ∧ '.join(p)}" for c, p in data.rules.items()),
+        "The rules as Markdown and JSON: rules.md, rules.json.",
     ]
     return write_html_report(
         os.path.join(out_dir, "report.html"), "skpartx demo: global part rules", summary, rules, figures, notes

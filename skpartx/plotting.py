@@ -80,6 +80,31 @@ def plot_part_masks(images, masks, part_names, true_masks=None, titles=None, n_i
     return fig
 
 
+def plot_class_part_table(table, class_labels, part_names, ax=None, title="Part importance per class"):
+    """Heatmap of a class × part table of scores, each cell annotated.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    plt = _pyplot()
+    table = np.asarray(table, dtype=float)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(0.7 * len(part_names) + 2, 0.5 * len(class_labels) + 1.6))
+    else:
+        fig = ax.figure
+    limit = np.abs(table).max() or 1.0
+    image = ax.imshow(table, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
+    ax.set_xticks(range(len(part_names)), part_names, rotation=45, ha="right")
+    ax.set_yticks(range(len(class_labels)), class_labels)
+    for (r, c), value in np.ndenumerate(table):
+        ax.text(c, r, f"{value:.2f}", ha="center", va="center", fontsize=7)
+    fig.colorbar(image, ax=ax, label="mean part score")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
 def plot_part_importance(scores, y, part_names, target_names=None, ax=None):
     """Heatmap of the mean part score of each class's images (class × part).
 
@@ -97,23 +122,51 @@ def plot_part_importance(scores, y, part_names, target_names=None, ax=None):
     -------
     fig : matplotlib.figure.Figure
     """
-    plt = _pyplot()
     scores, y = np.asarray(scores, dtype=float), np.asarray(y)
     classes = np.unique(y)
     table = np.stack([scores[y == c].mean(axis=0) for c in classes])
-    names = [str(target_names[c]) if target_names is not None else str(c) for c in classes]
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(0.7 * len(part_names) + 2, 0.5 * len(classes) + 1.6))
-    else:
-        fig = ax.figure
-    limit = np.abs(table).max() or 1.0
-    image = ax.imshow(table, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
-    ax.set_xticks(range(len(part_names)), part_names, rotation=45, ha="right")
-    ax.set_yticks(range(len(classes)), names)
-    for (r, c), value in np.ndenumerate(table):
-        ax.text(c, r, f"{value:.2f}", ha="center", va="center", fontsize=7)
-    fig.colorbar(image, ax=ax, label="mean part score")
-    ax.set_title("Part importance per class")
+    labels = [str(target_names[c]) if target_names is not None else str(c) for c in classes]
+    return plot_class_part_table(table, labels, part_names, ax=ax)
+
+
+def plot_rule_examples(X, indices, rule, alpha=0.6):
+    """Images a rule covers, the parts it names outlined in colour and the rest dimmed.
+
+    Parameters
+    ----------
+    X : PartImages
+    indices : sequence of int
+        Images of ``X`` to show.
+    rule : Rule
+    alpha : float, default=0.6
+        How strongly parts outside the rule are dimmed.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    plt = _pyplot()
+    names = list(X.part_names)
+    # Parts named by the rule, directly or through a relation ("wing above body").
+    wanted = {p for feature in rule.positive_features() for p in names if p == feature or f" {p}" in f" {feature} "}
+    ids = [names.index(p) for p in sorted(wanted, key=names.index)]
+    colours = part_colours(len(names))
+    n = max(len(indices), 1)
+    fig, axes = plt.subplots(1, n, figsize=(1.9 * n, 2.4), squeeze=False)
+    for ax, i in zip(axes[0], indices):
+        picture = X.images[i].transpose(1, 2, 0)
+        picture = np.repeat(picture, 3, axis=-1) if picture.shape[-1] == 1 else picture
+        keep = np.isin(X.masks[i], ids)[..., None]
+        shown = np.where(keep, picture, (1 - alpha) * picture + alpha * 0.5)
+        ax.imshow(shown)
+        for pid in ids:
+            if (X.masks[i] == pid).any():
+                ax.contour(X.masks[i] == pid, levels=[0.5], colors=[colours[pid]], linewidths=1.2)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in axes[0][len(indices) :]:
+        ax.set_axis_off()
+    fig.suptitle(str(rule), fontsize=9)
     fig.tight_layout()
     return fig
 

@@ -3,7 +3,7 @@
 import html
 import os
 
-from ._html import rules_table, table
+from ._html import table
 
 
 _STYLE = """
@@ -41,7 +41,9 @@ def write_html_report(path, title, summary, explainer, figures=(), notes=()):
     parts.append("<h2>Summary</h2>")
     parts.append(table([(k, f"{v:.3f}" if isinstance(v, float) else v) for k, v in summary.items()], ("measure", "value")))
     parts.append("<h2>Rules</h2>")
-    parts.append(rules_table(explainer.rules_))
+    parts.append(explainer._repr_html_())
+    parts.append("<h3>Full report</h3>")
+    parts.append(f"<pre>{html.escape(explainer.report())}</pre>")
     if figures:
         parts.append("<h2>Figures</h2>")
     for caption, file_name in figures:

@@ -137,3 +137,155 @@ def test_unfitted_and_bad_parameters():
 @parametrize_with_checks([GlobalRuleExplainer(), GlobalRuleExplainer(candidates="subsets", binarize="absolute")])
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+# -- binarisation, relations, decision lists, reports, scorers --------------------------
+
+
+@pytest.mark.parametrize(
+    "binarize, threshold, expected",
+    [
+        ("relative", None, [[1, 1, 0, 0], [1, 0, 0, 0]]),  # >= 0.5 x the row's top score
+        ("fraction", None, [[1, 1, 0, 0], [1, 1, 1, 0]]),  # top parts holding 80% of the positive total
+        ("fraction", 0.5, [[1, 0, 0, 0], [1, 0, 0, 0]]),
+        ("absolute", 0.3, [[1, 1, 0, 0], [1, 0, 0, 0]]),
+        ("top_k", None, [[1, 1, 0, 0], [1, 1, 0, 0]]),
+        ("positive", None, [[1, 1, 1, 0], [1, 1, 1, 0]]),
+    ],
+)
+def test_binarisation_modes(binarize, threshold, expected):
+    F = np.array([[0.6, 0.4, 0.05, -0.2], [0.5, 0.2, 0.2, 0.0]])
+    explainer = GlobalRuleExplainer(binarize=binarize, threshold=threshold).fit(F, [0, 1])
+    np.testing.assert_array_equal(explainer.symbols(F).to_numpy(), np.array(expected, dtype=bool))
+
+
+def test_relation_columns_become_relational_symbols():
+    names = ["background", "body", "wing", "leg", "body below wing", "body adjacent leg"]
+    F = pd.DataFrame(
+        [
+            [0.0, 0.3, 0.6, 0.0, 1, 1],  # wing and body on, body below wing holds
+            [0.0, 0.0, 0.9, 0.0, 1, 0],  # body off: the relation symbol stays off
+            [0.0, 0.5, 0.0, 0.5, 0, 1],
+            [0.0, 0.6, 0.0, 0.6, 0, 1],
+        ],
+        columns=names,
+    )
+    explainer = GlobalRuleExplainer(binarize="positive", min_support=1).fit(F, [0, 0, 1, 1])
+    assert explainer.part_names_ == ["background", "body", "wing", "leg"]
+    symbols = explainer.symbols(F)
+    assert symbols.loc[0, "body below wing"] and not symbols.loc[1, "body below wing"]
+    assert symbols.loc[2, "body adjacent leg"] and symbols.loc[3, "body adjacent leg"]
+    assert "body ∧ leg ∧ body adjacent leg" in explainer.report()
+
+
+def test_attributor_relations_feed_the_rules(model, full_X, test_slice):
+    from skpartx import PartAttributor
+    from skpartx._relations import relation_names
+
+    X = full_X[np.arange(test_slice.start, test_slice.start + 40)]
+    attributor = PartAttributor(model, method="occlusion", relations=True).fit(X)
+    frame = attributor.set_output(transform="pandas").transform(X)
+    relations = relation_names(X.part_names)
+    assert list(frame.columns) == list(X.part_names) + relations
+    has_window = (X.masks == X.part_names.index("window")).any(axis=(1, 2))
+    assert (frame["body inside window"] == 0).all()
+    np.testing.assert_array_equal(frame["window inside body"].to_numpy() == 1, has_window)
+    explainer = GlobalRuleExplainer(min_support=1, max_rule_length=5).fit(frame, attributor._targets(X, None))
+    assert set(explainer.get_feature_names_out()) == set(frame.columns)
+
+
+def test_decision_list_predicts_with_the_first_firing_rule(ideal):
+    data, F = ideal
+    y = data.target.copy()
+    y[::9] = (y[::9] + 1) % 4
+    explainer = GlobalRuleExplainer(as_decision_list=True, min_precision=0.6, target_names=data.target_names).fit(F, y)
+    symbols = explainer.symbols(F).to_numpy()
+    names = list(F.columns)
+    expected = []
+    for row in symbols:
+        label = explainer.default_class_
+        for rule in explainer.rules_:
+            if all(row[names.index(f)] for f in rule.positive_features()):
+                label = rule.target
+                break
+        expected.append(label)
+    np.testing.assert_array_equal(explainer.predict(F), expected)
+    report = explainer.report()
+    assert report.splitlines()[2].startswith("1. ")
+    assert explainer.score(F, y) > 0.85
+
+
+def test_default_class_is_the_majority_of_uncovered_images():
+    F = np.array([[1.0, 0.0]] * 4 + [[0.0, 1.0]] * 2 + [[0.0, 0.0]] * 3)
+    y = np.array([0] * 4 + [1] * 2 + [2] * 3)  # class 2 images have no explanation at all
+    explainer = GlobalRuleExplainer().fit(F, y)
+    assert explainer.default_class_ == 2
+    np.testing.assert_array_equal(explainer.predict(F), y)
+
+
+def test_json_report_and_explanation_profile(ideal):
+    import json
+
+    data, F = ideal
+    explainer = GlobalRuleExplainer(target_names=data.target_names).fit(F, data.target)
+    report = json.loads(explainer.report("json"))
+    assert report["rule_model"] == "set_cover"
+    assert len(report["rules"]) == len(explainer.rules_)
+    first = report["rules"][0]
+    assert first["target_name"] == "flyer"
+    assert {c["feature"] for c in first["conditions"]} == {"head", "wing"}
+    assert report["explanation_profile"]["flyer"][0]["symbols"] == ["head", "wing"]
+    assert report["shortcuts"] == []
+    assert "flyer: head ∧ wing (" in explainer.report()
+
+
+def test_part_importance_and_rule_example_plots(ideal, model, full_X, test_slice):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    data, F = ideal
+    explainer = GlobalRuleExplainer(target_names=data.target_names).fit(F, data.target)
+    fig = explainer.plot_part_importance()
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(data.target_names)
+    assert [t.get_text() for t in ax.get_xticklabels()] == list(data.part_names)
+    # The heatmap's cells are the class means of the scores.
+    np.testing.assert_allclose(
+        explainer.class_part_scores_[0], F.to_numpy()[data.target == 0].mean(axis=0), atol=1e-12
+    )
+    from skpartx import PartImages
+
+    X = PartImages(data.images, data.masks, data.part_names)
+    fig = explainer.plot_rule_examples(X, F, rule=0, n_images=5)
+    assert fig._suptitle.get_text() == str(explainer.rules_[0])
+    assert len([a for a in fig.axes if a.images]) == 5
+
+
+def test_rule_scorers_for_grid_search(ideal):
+    from sklearn.model_selection import GridSearchCV
+
+    from skpartx.metrics import coverage_scorer, fidelity_scorer, make_rule_scorer
+
+    data, F = ideal
+    explainer = GlobalRuleExplainer().fit(F, data.target)
+    assert fidelity_scorer(explainer, F, data.target) == explainer.score(F, data.target)
+    assert coverage_scorer(explainer, F, data.target) == explainer.coverage(F, data.target)
+    penalised = make_rule_scorer(complexity_penalty=0.01)(explainer, F, data.target)
+    assert penalised == pytest.approx(explainer.score(F, data.target) - 0.01 * explainer.complexity_["total_length"])
+    # A heavy penalty makes the search prefer the smaller rule set.
+    search = GridSearchCV(
+        GlobalRuleExplainer(), {"max_rules": [1, 5], "min_coverage": [1.0]}, scoring=make_rule_scorer(complexity_penalty=0.05), cv=3
+    ).fit(F, data.target)
+    assert search.best_params_["max_rules"] == 1
+    with pytest.raises(ValueError, match="metric"):
+        make_rule_scorer("accuracy")
+
+
+def test_shortcut_warning_when_one_symbol_explains_every_class():
+    F = pd.DataFrame(
+        [[0.9, 0.8, 0.0], [0.9, 0.7, 0.0], [0.9, 0.0, 0.8], [0.8, 0.0, 0.9]], columns=["background", "head", "tail"]
+    )
+    explainer = GlobalRuleExplainer().fit(F, [0, 0, 1, 1])
+    assert explainer.shortcuts_ == ["background"]
+    assert "Warning: background explains at least half of the images of every class" in explainer.report()
+    assert "Likely shortcut" in explainer._repr_html_()

@@ -127,7 +127,7 @@ def _sample_parts(rng, n_samples, n_classes, distractor_rate):
     return target, present
 
 
-def _render(rng, target, present, size, n_classes, spurious, noise):
+def _render(rng, target, present, size, n_classes, spurious, noise, spurious_classes):
     """Images ``(n, 3, size, size)`` and masks of objects showing the ``present`` parts."""
     n = len(target)
     # Pose: one unit is the body's half length in pixels.
@@ -147,7 +147,7 @@ def _render(rng, target, present, size, n_classes, spurious, noise):
 
     # Background: a random hue (or the class hue under `spurious`), with stripes and blotches.
     bg_hue = rng.random(n)
-    shortcut = rng.random(n) < spurious
+    shortcut = (rng.random(n) < spurious) & np.isin(target, spurious_classes)
     bg_hue[shortcut] = target[shortcut] / n_classes + rng.normal(0, 0.02, shortcut.sum())
     stripe_angle = rng.uniform(0, np.pi, n)[:, None, None]
     freq = rng.uniform(0.3, 0.9, n)[:, None, None]
@@ -190,6 +190,7 @@ def make_part_shapes(
     image_size=64,
     n_classes=4,
     spurious=0.0,
+    spurious_classes=None,
     distractor_rate=0.5,
     noise=0.02,
     random_state=None,
@@ -214,6 +215,10 @@ def make_part_shapes(
     spurious : float in [0, 1], default=0.0
         Probability that an image's background takes its class's hue instead of a
         random one. Above 0 the background becomes a shortcut a model can learn.
+    spurious_classes : sequence of int, default=None
+        Classes whose background takes their hue under ``spurious``; ``None``: all. A
+        shortcut for some classes only (say, flyers before blue skies) is one that rules
+        can single out.
     distractor_rate : float in [0, 1], default=0.5
         Probability with which each admissible distractor part is added.
     noise : float, default=0.02
@@ -251,6 +256,9 @@ def make_part_shapes(
     if noise < 0:
         raise ValueError(f"noise must be non-negative, got {noise!r}.")
 
+    shortcut_classes = np.arange(n_classes) if spurious_classes is None else np.asarray(spurious_classes)
+    if not np.isin(shortcut_classes, np.arange(n_classes)).all():
+        raise ValueError(f"spurious_classes must be class labels 0..{n_classes - 1}, got {spurious_classes!r}.")
     rng = check_random_state(random_state)
     n, size = int(n_samples), int(image_size)
     target, present_sets = _sample_parts(rng, n, n_classes, distractor_rate)
@@ -261,7 +269,9 @@ def make_part_shapes(
     # Rendering in blocks keeps the temporaries in cache: 2-3x faster for thousands of images.
     for start in range(0, n, _BLOCK):
         block = slice(start, min(start + _BLOCK, n))
-        images[block], masks[block] = _render(rng, target[block], present[block], size, n_classes, spurious, noise)
+        images[block], masks[block] = _render(
+            rng, target[block], present[block], size, n_classes, spurious, noise, shortcut_classes
+        )
     visible = np.stack([(masks == pid).any(axis=(1, 2)) for pid in range(len(PART_NAMES))], axis=1)
 
     names = tuple(name for name, _ in CLASS_RULES[:n_classes])
