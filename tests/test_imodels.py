@@ -98,16 +98,19 @@ def test_fit_predict_rules(name, fitted):
     assert_valid_rules(model.rules(), Y)
 
 
+def assert_partition_reproduces(rules, prediction):
+    """Every input satisfies exactly one rule, and that rule's class is the prediction."""
+    firing = np.column_stack([fires(conditions) for _, conditions in rules])
+    assert (firing.sum(axis=1) == 1).all()
+    targets = np.array([target for target, _ in rules], dtype=object)
+    np.testing.assert_array_equal(targets[firing.argmax(axis=1)], prediction)
+
+
 @pytest.mark.parametrize("name", TREES)
 def test_tree_rules_reproduce_predictions(name, fitted):
     model, prediction, _ = fitted(name)
     assert not model.one_vs_rest_ and len(model.estimators_) == 1
-    rules = model.rules()
-    firing = np.column_stack([fires(conditions) for _, conditions in rules])
-    # every input reaches exactly one leaf, and that leaf's class is the prediction
-    assert (firing.sum(axis=1) == 1).all()
-    targets = np.array([target for target, _ in rules], dtype=object)
-    np.testing.assert_array_equal(targets[firing.argmax(axis=1)], prediction)
+    assert_partition_reproduces(model.rules(), prediction)  # one leaf per input
 
 
 @pytest.mark.parametrize("name", DECISION_LISTS)
@@ -132,13 +135,8 @@ def test_two_class_rules_reproduce_predictions(name):
     y = np.where(Y == "flyer", "flyer", "not flyer")
     model = ImodelsRules(name, random_state=0).fit(S, y, NAMES)
     assert len(model.estimators_) == 1
-    rules = model.rules()
-    prediction = model.predict(S)
     # one learner and both classes: the rules (leaves, list entries) partition the inputs
-    firing = np.column_stack([fires(conditions) for _, conditions in rules])
-    assert (firing.sum(axis=1) == 1).all()
-    targets = np.array([target for target, _ in rules], dtype=object)
-    np.testing.assert_array_equal(targets[firing.argmax(axis=1)], prediction)
+    assert_partition_reproduces(model.rules(), model.predict(S))
 
 
 @pytest.mark.parametrize("name", POINTED)
