@@ -8,6 +8,9 @@ from setuptools import find_packages, setup
 HERE = Path(__file__).parent
 VERSION = re.search(r'__version__ = "([^"]+)"', (HERE / "skpartx" / "__init__.py").read_text()).group(1)
 
+# The docs build (API reference and example gallery) is part of the test suite.
+DOCS = ["sphinx>=7", "numpydoc>=1.6", "sphinx-gallery>=0.15"]
+
 setup(
     name="skpartx",
     version=VERSION,
@@ -24,13 +27,15 @@ setup(
         "torch>=2.2,<3",
         "joblib>=1.3",
         "matplotlib>=3.7",
+        "pillow>=9.1",  # image files of the loaders
         "imodels>=2.0",
         "six",  # imodels imports it without declaring it
         "tqdm>=4.60",
         "pandas>=2.0",
     ],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6"],
+        "test": ["pytest>=7", "hypothesis>=6", *DOCS],
+        "docs": DOCS,
         "bench": ["captum>=0.7"],
     },
     entry_points={"console_scripts": ["skpartx=skpartx.cli:main"]},

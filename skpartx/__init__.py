@@ -8,19 +8,24 @@ symbolic rules per class.
 
 __version__ = "0.1.0"
 
+from ._lazy import LazyImages
 from ._part_images import PartImages
 from .attribution import LocalExplanation, PartAttributor
 from .models import predict_classes
+from .persistence import load, save
 from .rules import GlobalRuleExplainer, Rule
 from .transfer import PartLabelTransfer
 
 __all__ = [
     "PartImages",
+    "LazyImages",
     "PartLabelTransfer",
     "PartAttributor",
     "GlobalRuleExplainer",
     "LocalExplanation",
     "Rule",
     "predict_classes",
+    "save",
+    "load",
     "__version__",
 ]

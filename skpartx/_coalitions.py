@@ -151,10 +151,15 @@ class CoalitionEngine:
         self.targets = torch.as_tensor(np.asarray(targets, dtype=np.int64), device=device)
         self.present = part_presence(masks, self.n_parts)
         self._cache = [dict() for _ in range(len(self.images))]
-        self.n_evaluations = 0
+        self.evaluations = np.zeros(len(self.images), dtype=np.int64)  # model evaluations per image
 
     def __len__(self):
         return len(self.images)
+
+    @property
+    def n_evaluations(self):
+        """Model evaluations of composites so far (cached requests are not counted)."""
+        return int(self.evaluations.sum())
 
     def _composites(self, image_idx, keep):
         """Images with non-kept parts replaced by their baseline, built on the device."""
@@ -192,7 +197,6 @@ class CoalitionEngine:
                     continue
                 values[start:stop] = out.cpu().numpy()
                 start = stop
-        self.n_evaluations += len(keep)
         return values
 
     def _keys(self, keep):
@@ -241,6 +245,7 @@ class CoalitionEngine:
                 todo.setdefault((i, key), pos)
         if todo:
             first = np.fromiter(todo.values(), dtype=np.int64, count=len(todo))
+            self.evaluations += np.bincount(image_idx[first], minlength=len(self.evaluations))
             new_values = []
             for batch in batch_slices(len(first), max(self.batch_size, 4096)):
                 rows = first[batch]

@@ -50,6 +50,12 @@ def _capture(backbone, names, images):
     finally:
         for handle in handles:
             handle.remove()
+    silent = [name for name in names if name not in captured]
+    if silent:
+        raise ValueError(
+            f"layers {silent} did not run in the backbone's forward pass, so their outputs cannot be read "
+            "(scripted or exported models inline their layers); use a regular torch.nn.Module backbone."
+        )
     return captured
 
 
@@ -85,6 +91,18 @@ def auto_layers(backbone, images, device):
         )
     sizes = sorted(last_at, key=lambda s: s[0] * s[1])[:MAX_AUTO_LAYERS]
     return [last_at[s] for s in sorted(sizes, key=lambda s: -s[0] * s[1])]
+
+
+def hookable(module):
+    """Whether forward hooks on the module's layers fire: not for TorchScript, nor for
+    exported graphs that inline their layers."""
+    if isinstance(module, torch.jit.ScriptModule):
+        return False
+    graph = getattr(module, "graph", None)
+    if isinstance(module, torch.fx.GraphModule) and graph is not None:
+        # Exported graphs call only internal helpers (such as their guards) as modules.
+        return any(node.op == "call_module" and not str(node.target).startswith("_") for node in graph.nodes)
+    return True
 
 
 def check_layers(backbone, layers):

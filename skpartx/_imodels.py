@@ -389,17 +389,21 @@ class ImodelsRules:
         self.learner = learner
         self.random_state = random_state
 
-    def _fit_one(self, template, S, y):
+    def _fit_one(self, template, S, y, sample_weight=None):
         learner = _set_random_state(_clone(template), self.random_state)
         names = [f"s{j}" for j in range(S.shape[1])]  # safe for every parser in imodels
         fit_params = signature(learner.fit).parameters
+        kwargs = {}
         if "feature_names" in fit_params or isinstance(learner, HSTree):
-            learner.fit(S, y, feature_names=names)
-        else:
-            learner.fit(S, y)
+            kwargs["feature_names"] = names
+        if sample_weight is not None:
+            if "sample_weight" not in fit_params and not isinstance(learner, HSTree):
+                raise ValueError(f"{type(learner).__name__} does not accept sample_weight.")
+            kwargs["sample_weight"] = sample_weight
+        learner.fit(S, y, **kwargs)
         return learner
 
-    def fit(self, S, y, names):
+    def fit(self, S, y, names, sample_weight=None):
         """Fit the learner(s) and convert them into rules.
 
         Parameters
@@ -410,6 +414,8 @@ class ImodelsRules:
             Class labels, at least two distinct ones.
         names : sequence of str
             The symbols' names, any text.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Passed to learners that accept it (ValueError for those that do not).
 
         Returns
         -------
@@ -446,7 +452,7 @@ class ImodelsRules:
             class_of = [[None, k] for k in range(n_classes)]
         self._class_of = np.asarray(class_of[0]) if not self.one_vs_rest_ else None
         with _quiet_and_seeded(self.random_state):
-            self.estimators_ = [self._fit_one(template, S, target) for target in targets]
+            self.estimators_ = [self._fit_one(template, S, target, sample_weight) for target in targets]
 
         self.rules_ = []
         for learner, index in zip(self.estimators_, class_of):

@@ -5,6 +5,8 @@ import numbers
 import numpy as np
 import torch
 
+from ._lazy import LazyImages
+
 UNLABELLED = -1
 
 
@@ -68,9 +70,10 @@ class PartImages:
 
     Parameters
     ----------
-    images : array-like or torch.Tensor of shape (N, C, H, W)
+    images : array-like, torch.Tensor or LazyImages of shape (N, C, H, W)
         Float images in [0, 1], or ``uint8`` images (scaled by 1/255). Normalisation
-        belongs inside the model.
+        belongs inside the model. :class:`~skpartx.LazyImages` (what the loaders of
+        :mod:`skpartx.datasets` return) are kept as they are and read batch by batch.
     masks : array-like of shape (N, H, W), default=None
         Integer part ids: 0 is background, ``1..P-1`` are parts, -1 marks unlabelled
         pixels. An image whose mask is all -1 is unlabelled. ``None`` means no image
@@ -81,7 +84,7 @@ class PartImages:
 
     Attributes
     ----------
-    images : ndarray of shape (N, C, H, W), float32
+    images : ndarray of shape (N, C, H, W), float32, or LazyImages
     masks : ndarray of shape (N, H, W), int32
     part_names : tuple of str
     labelled : ndarray of shape (N,), bool
@@ -99,7 +102,7 @@ class PartImages:
     """
 
     def __init__(self, images, masks=None, part_names=None):
-        self.images = check_images(images)
+        self.images = images if isinstance(images, LazyImages) else check_images(images)
         n, spatial = len(self.images), self.images.shape[2:]
         if masks is None:
             self.masks = np.full((n, *spatial), UNLABELLED, dtype=np.int32)
@@ -182,6 +185,14 @@ def as_part_images(X, name="X"):
     raise TypeError(
         f"{name} must be a skpartx.PartImages (or an image array of shape (N, C, H, W)), got {type(X).__name__}."
     )
+
+
+def channel_mean(images, batch_size=256):
+    """Mean of each channel over all images, read a batch at a time (lazy images stay lazy)."""
+    total = np.zeros(images.shape[1], dtype=np.float64)
+    for start in range(0, len(images), batch_size):
+        total += np.asarray(images[start : start + batch_size], dtype=np.float64).sum(axis=(0, 2, 3))
+    return (total / (len(images) * images.shape[2] * images.shape[3])).astype(np.float32)
 
 
 def part_presence(masks, n_parts):

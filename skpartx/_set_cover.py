@@ -6,24 +6,34 @@ from itertools import combinations
 import numpy as np
 
 
-def observed_sets(symbols, max_length, min_support=1):
+def observed_sets(symbols, max_length, min_support=1, weights=None):
     """Explanation sets (tuples of symbol indices) that are some rows' whole set of true symbols.
 
     GEPC's candidates: each local explanation, read as a conjunction, is a possible rule.
-    Sets longer than ``max_length`` or seen in fewer than ``min_support`` rows are dropped.
+    Sets longer than ``max_length`` or with less than ``min_support`` total row weight are
+    dropped. Returned in sorted order, so that ties never depend on the order of rows.
     """
-    counts = Counter(tuple(np.flatnonzero(row).tolist()) for row in symbols)
-    return [s for s, count in counts.items() if 0 < len(s) <= max_length and count >= min_support]
-
-
-def all_subsets(symbols, max_length, min_support=1):
-    """Every conjunction of up to ``max_length`` symbols true together in ``min_support`` rows."""
+    weights = np.ones(len(symbols)) if weights is None else weights
     counts = Counter()
-    for row in symbols:
+    for row, weight in zip(symbols, weights):
+        if weight > 0:
+            counts[tuple(np.flatnonzero(row).tolist())] += weight
+    return sorted(s for s, count in counts.items() if 0 < len(s) <= max_length and count >= min_support)
+
+
+def all_subsets(symbols, max_length, min_support=1, weights=None):
+    """Every conjunction of up to ``max_length`` symbols true together in rows of total weight
+    ``min_support`` or more (sorted)."""
+    weights = np.ones(len(symbols)) if weights is None else weights
+    counts = Counter()
+    for row, weight in zip(symbols, weights):
+        if weight <= 0:
+            continue
         on = np.flatnonzero(row).tolist()
         for length in range(1, min(max_length, len(on)) + 1):
-            counts.update(combinations(on, length))
-    return [combo for combo, count in counts.items() if count >= min_support]
+            for combo in combinations(on, length):
+                counts[combo] += weight
+    return sorted(combo for combo, count in counts.items() if count >= min_support)
 
 
 def fires(symbols, conjunction):
@@ -31,7 +41,7 @@ def fires(symbols, conjunction):
     return symbols[:, list(conjunction)].all(axis=1)
 
 
-def greedy_cover(symbols, positive, candidates, max_rules, min_precision, min_coverage, gain="covered"):
+def greedy_cover(symbols, positive, candidates, max_rules, min_precision, min_coverage, gain="covered", weights=None):
     """Pick conjunctions that cover the positive rows.
 
     Parameters
@@ -51,13 +61,17 @@ def greedy_cover(symbols, positive, candidates, max_rules, min_precision, min_co
         the rows it fires on (classic set cover); ``"exact"``, the rows whose whole
         explanation set it is (GEPC: the most common local explanation first). Either
         way a pick then covers every row it fires on.
+    weights : ndarray (n,), optional
+        Row weights; every count (gain, precision, coverage) is a weighted sum, so integer
+        weights act like repeated rows.
 
     Returns
     -------
     picks : list of (conjunction, fired_rows)
         In pick order. Ties go to the shorter conjunction, then to the more precise one.
     """
-    n_positive = int(positive.sum())
+    weights = np.ones(len(symbols)) if weights is None else np.asarray(weights, dtype=np.float64)
+    n_positive = float(weights[positive].sum())
     if n_positive == 0 or not candidates:
         return []
     fired = np.stack([fires(symbols, c) for c in candidates])
@@ -68,17 +82,20 @@ def greedy_cover(symbols, positive, candidates, max_rules, min_precision, min_co
         counted = fired
     else:
         raise ValueError(f"gain must be 'covered' or 'exact', got {gain!r}.")
-    hits = (fired & positive).sum(axis=1)
-    precision = hits / np.maximum(fired.sum(axis=1), 1)
-    admissible = precision >= min_precision
+    hits = (fired & positive) @ weights
+    firing = fired @ weights
+    precision = np.where(firing > 0, hits / np.where(firing > 0, firing, 1), 0.0)
+    admissible = precision >= min_precision - 1e-12
     lengths = np.array([len(c) for c in candidates])
     uncovered = positive.copy()
     picks = []
-    while len(picks) < max_rules and (n_positive - uncovered.sum()) / n_positive < min_coverage:
-        score = np.where(admissible, (counted & uncovered).sum(axis=1), 0)
-        if score.max() == 0:
+    # A tolerance keeps float sums of weights from tipping comparisons.
+    while len(picks) < max_rules and (n_positive - weights[uncovered].sum()) / n_positive < min_coverage - 1e-12:
+        score = np.where(admissible, (counted & uncovered) @ weights, 0.0)
+        if score.max() <= 1e-12:
             break
-        best = np.lexsort((-precision, lengths, -score))[0]
+        # Candidates come sorted, so the stable lexsort breaks remaining ties by symbol order.
+        best = np.lexsort((-precision, lengths, -np.round(score, 9)))[0]
         picks.append((candidates[best], fired[best]))
         uncovered &= ~fired[best]
         admissible[best] = False

@@ -41,7 +41,11 @@ def prepare_module(module, device):
     on_device = all(p.device == device for p in params)
     if on_device and not module.training:
         return module
-    return copy.deepcopy(module).to(device).eval()
+    prepared = copy.deepcopy(module).to(device)
+    try:
+        return prepared.eval()
+    except NotImplementedError:  # exported programs fix train/eval behaviour when exported
+        return prepared
 
 
 def module_device(module):
@@ -66,7 +70,11 @@ def to_device_images(images, device):
     Convolutions run faster on channels-last input on CUDA and on the CPU alike (1.7x
     for the demo CNN on a 2-core CPU); the caller's model itself is not converted.
     """
-    tensor = torch.as_tensor(np.asarray(images) if not torch.is_tensor(images) else images)
+    if not torch.is_tensor(images):
+        images = np.asarray(images)
+        if not images.flags.writeable:  # torch refuses to share read-only memory
+            images = images.copy()
+    tensor = torch.as_tensor(images)
     tensor = tensor.to(device=device, dtype=torch.float32, non_blocking=True)
     return tensor.contiguous(memory_format=torch.channels_last)
 

@@ -7,15 +7,16 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _games
+from ._cache import cached, estimator_fingerprint
 from ._coalitions import BASELINES, CoalitionEngine, class_value
 from ._features import auto_layers, check_layers
 from ._gradients import gradcam_part_scores, integrated_gradients_part_scores
 from ._msx import search_msx
-from ._part_images import as_part_images, check_images, part_presence
+from ._part_images import as_part_images, channel_mean, check_images, part_presence
 from ._relations import part_relations, relation_names
 from ._progress import progress_bar
 from ._torch import TorchEstimatorMixin, batch_slices, check_module, prepare_module, resolve_device
@@ -43,6 +44,8 @@ class LocalExplanation:
     extras : dict
         Method-specific details: ``"standard_errors"`` (sampled Shapley), ``"p_values"``
         and ``"curves"`` (property gradients), each a dict by part name.
+    n_evaluations : int
+        Model evaluations of composites this image needed (each distinct one once).
     """
 
     target: int
@@ -51,6 +54,7 @@ class LocalExplanation:
     scores: dict
     msx: list = field(default_factory=list)
     extras: dict = field(default_factory=dict)
+    n_evaluations: int = 0
 
     def top_parts(self, k=3):
         """The ``k`` highest-scoring part names, best first."""
@@ -241,6 +245,11 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         parts in the image's mask ("wing above body", "window inside body", ...; see
         ``skpartx._relations``). :class:`GlobalRuleExplainer` turns them into relational
         symbols (a relation between two parts of the explanation).
+    memory : str, joblib.Memory or None, default=None
+        Cache ``transform`` results on disk, keyed by the model's weights, the parameters
+        and the images, so that a grid search over the rule step does not recompute the
+        attributions. (``Pipeline(memory=...)`` cannot cache steps holding torch modules:
+        pickled tensors carry memory addresses, so no two clones hash alike.)
     device : str or torch.device, default="auto"
         ``"auto"`` uses CUDA when available.
     batch_size : int, default=None
@@ -262,8 +271,6 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         Mean colour of the training images, the ``"mean"`` baseline.
     layer_ : str or None
         The Grad-CAM layer (``gradcam`` only).
-    n_evaluations_ : int
-        Model evaluations of composites used by the last ``transform`` or ``explain``.
 
     Examples
     --------
@@ -294,6 +301,7 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         "layer": [str, None],
         "pooling": [StrOptions({"sum", "mean"})],
         "relations": ["boolean"],
+        "memory": [None, str, HasMethods(["cache"])],
         "device": "no_validation",
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
@@ -318,6 +326,7 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         layer=None,
         pooling="sum",
         relations=False,
+        memory=None,
         device="auto",
         batch_size=None,
         random_state=None,
@@ -338,6 +347,7 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         self.layer = layer
         self.pooling = pooling
         self.relations = relations
+        self.memory = memory
         self.device = device
         self.batch_size = batch_size
         self.random_state = random_state
@@ -368,7 +378,7 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         self.device_ = resolve_device(self.device)
         self.model_ = prepare_module(self.model, self.device_)
         self.part_names_ = X.part_names
-        self.mean_colour_ = X.images.mean(axis=(0, 2, 3))
+        self.mean_colour_ = channel_mean(X.images)
         self.layer_ = None
         if self.method == "gradcam":
             self.layer_ = (
@@ -419,7 +429,7 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         )
 
     def _attribute(self, X, target=None):
-        """Scores, full and empty values, extras and targets for every image, chunk by chunk."""
+        """Scores, full and empty values, extras, targets and evaluations per image, chunk by chunk."""
         X = self._check_X(X)
         targets = self._targets(X, target)
         rng = check_random_state(self.random_state)
@@ -427,7 +437,7 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         present = part_presence(X.masks, n_parts)
         scores, full, empty = np.zeros((len(X), n_parts)), np.zeros(len(X)), np.zeros(len(X))
         extras = {}
-        self.n_evaluations_ = 0
+        evaluations = np.zeros(len(X), dtype=np.int64)
         with progress_bar(self.verbose, len(X), f"{self.method} attribution", unit="image") as bar:
             for chunk in batch_slices(len(X), 256):
                 engine = self._engine(X[chunk], targets[chunk])
@@ -435,10 +445,10 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
                 full[chunk], empty[chunk] = engine.full_and_empty()
                 for key, value in chunk_extras.items():
                     extras.setdefault(key, []).append(value)
-                self.n_evaluations_ += engine.n_evaluations
+                evaluations[chunk] = engine.evaluations
                 bar.update(chunk.stop - chunk.start)
         extras = {k: np.concatenate(v) if isinstance(v[0], np.ndarray) else sum(v, []) for k, v in extras.items()}
-        return scores, full, empty, extras, targets
+        return scores, full, empty, extras, targets, evaluations
 
     def transform(self, X):
         """Part scores of each image's explained class (its predicted class).
@@ -453,11 +463,19 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
             Columns follow ``get_feature_names_out()``; relation indicators follow the part
             scores when ``relations=True``.
         """
-        scores = self._attribute(X)[0]
-        if self.relations:
-            X = as_part_images(X)
-            scores = np.hstack([scores, part_relations(X.masks, len(self.part_names_)).astype(np.float64)])
-        return scores
+        X = as_part_images(X)
+
+        def compute():
+            scores = self._attribute(X)[0]
+            if self.relations:
+                scores = np.hstack([scores, part_relations(X.masks, len(self.part_names_)).astype(np.float64)])
+            return scores
+
+        if self.memory is None:
+            return compute()
+        check_is_fitted(self)
+        key = estimator_fingerprint(self, self.mean_colour_, self.part_names_, self.layer_, X)
+        return cached(self.memory, key, compute)
 
     def explain(self, X, target=None):
         """Per-image local explanations.
@@ -472,7 +490,7 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         -------
         explanations : list of LocalExplanation
         """
-        scores, full, empty, extras, targets = self._attribute(X, target)
+        scores, full, empty, extras, targets, evaluations = self._attribute(X, target)
         names = self.part_names_
         msx = extras.pop("msx", [[] for _ in range(len(scores))])
         result = []
@@ -485,6 +503,7 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
                     scores=dict(zip(names, scores[i].tolist())),
                     msx=[frozenset(names[p] for p in s) for s in msx[i]],
                     extras={key: dict(zip(names, value[i])) for key, value in extras.items()},
+                    n_evaluations=int(evaluations[i]),
                 )
             )
         return result

@@ -1,4 +1,4 @@
-"""Command line: ``skpartx demo``."""
+"""Command line: ``skpartx demo`` and ``skpartx explain``."""
 
 import argparse
 import logging
@@ -22,6 +22,28 @@ def _parser():
     demo.add_argument(
         "--quick", action="store_true", help="a smaller run (fewer, smaller images; a shorter training) for a first look"
     )
+    explain = sub.add_parser(
+        "explain",
+        help="global part rules for your model on an image folder with COCO part annotations for some images",
+    )
+    explain.add_argument("--images", required=True, help="folder with one sub-folder of images per class")
+    explain.add_argument(
+        "--annotations", required=True, help="COCO part annotations (polygons or RLE) of some images, paths relative to --images"
+    )
+    explain.add_argument("--model", required=True, help="TorchScript file, or module:factory returning the torch module")
+    explain.add_argument("--weights", help="state dict for a module:factory model (loaded with weights_only=True)")
+    explain.add_argument(
+        "--backbone", help="feature network for the part transfer, as --model (default: the model; required for TorchScript)"
+    )
+    explain.add_argument("--backbone-weights", help="state dict for a module:factory backbone")
+    explain.add_argument("--out", default="skpartx-report", help="folder for the report (default: %(default)s)")
+    explain.add_argument("--image-size", type=int, default=224, help="side images are resized to (default: %(default)s)")
+    explain.add_argument("--method", default="shapley", help="attribution method (default: %(default)s)")
+    explain.add_argument("--baseline", default="mean", help="what replaces removed parts (default: %(default)s)")
+    explain.add_argument("--rule-model", default="set_cover", help="set_cover or an imodels learner (default: %(default)s)")
+    explain.add_argument("--class-names", help="file with one class name per line, in the model's output order")
+    explain.add_argument("--device", default="auto", help="auto, cpu or cuda (default: %(default)s)")
+    explain.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
 
@@ -38,7 +60,28 @@ def main(argv=None):
             cache_dir=None if args.no_cache else "default",
             verbose=not args.quiet,
             random_state=args.seed,
+            print_fn=print,
             **overrides,
+        )
+    elif args.command == "explain":
+        from .explain import run_explain
+
+        run_explain(
+            args.images,
+            args.annotations,
+            args.model,
+            args.out,
+            weights=args.weights,
+            backbone=args.backbone,
+            backbone_weights=args.backbone_weights,
+            image_size=args.image_size,
+            method=args.method,
+            baseline=args.baseline,
+            rule_model=args.rule_model,
+            class_names=args.class_names,
+            device=args.device,
+            verbose=not args.quiet,
+            print_fn=print,
         )
     return 0
 

@@ -15,7 +15,7 @@ from .attribution import PartAttributor
 from .datasets import make_part_shapes
 from .metrics import iou_per_part, mean_iou
 from .models import SmallCNN, predict_classes, train_classifier
-from .report import write_html_report
+from .report import write_report_folder
 from .rules import GlobalRuleExplainer
 from .transfer import PartLabelTransfer
 
@@ -68,7 +68,7 @@ def trained_demo_model(images, target, settings, cache_dir=None, verbose=False):
     return model, False
 
 
-def run_demo(out_dir="skpartx-demo", cache_dir="default", verbose=True, print_fn=print, **overrides):
+def run_demo(out_dir="skpartx-demo", cache_dir="default", verbose=True, print_fn=None, **overrides):
     """Run the whole pipeline on synthetic data, print the rules and write an HTML report.
 
     Steps: generate :func:`~skpartx.datasets.make_part_shapes` data; train (or load from
@@ -87,8 +87,9 @@ def run_demo(out_dir="skpartx-demo", cache_dir="default", verbose=True, print_fn
         Model cache folder (``"default"``: :func:`default_cache_dir`; ``None``: no cache).
     verbose : bool
         Progress bars.
-    print_fn : callable
-        Receives the printed lines.
+    print_fn : callable, default=None
+        Receives each line of the summary (the command line passes ``print``); the lines
+        are also logged at INFO level on the ``skpartx`` logger.
     **overrides
         Replace entries of ``DEMO_SETTINGS`` (e.g. ``n_train=1000``).
 
@@ -96,7 +97,8 @@ def run_demo(out_dir="skpartx-demo", cache_dir="default", verbose=True, print_fn
     -------
     result : dict
         Measures (``model_accuracy``, ``transfer_miou``, ``fidelity``, ``coverage``,
-        ``seconds``...), the fitted ``pipeline``, and the ``rules`` and ``data``.
+        ``seconds``...), the fitted ``pipeline``, the ``rules``, the ``data`` and the
+        summary ``lines``.
     """
     unknown = set(overrides) - set(DEMO_SETTINGS)
     if unknown:
@@ -184,13 +186,28 @@ def run_demo(out_dir="skpartx-demo", cache_dir="default", verbose=True, print_fn
         f"rule coverage (held-out)           {coverage:.3f}",
     ]
     if out_dir is not None:
-        report_path = _write_report(out_dir, data, test, X_test_filled, scores_test, y_model, rules, summary, part_iou)
+        summary.update({f"IoU {name}": float(v) for name, v in zip(data.part_names, part_iou)})
+        planted = "; ".join(f"{data.target_names[c]} = {' ∧ '.join(p)}" for c, p in data.rules.items())
+        report_path = write_report_folder(
+            out_dir,
+            "skpartx demo: global part rules",
+            X_test_filled,
+            scores_test,
+            y_model[test],
+            rules,
+            summary,
+            notes=[f"Planted class rules: {planted}"],
+            true_masks=data.masks[test],
+            target_names=data.target_names,
+        )
         t = lap("report", t)
         lines.append(f"report: {report_path}")
     total = time.perf_counter() - start
     lines.append("time: " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()) + f"; total {total:.1f}s")
     for line in lines:
-        print_fn(line)
+        logger.info(line)
+        if print_fn is not None:
+            print_fn(line)
     return {
         "model_accuracy": accuracy,
         "transfer_miou": transfer_miou,
@@ -203,53 +220,5 @@ def run_demo(out_dir="skpartx-demo", cache_dir="default", verbose=True, print_fn
         "rules": rules,
         "data": data,
         "settings": s,
+        "lines": lines,
     }
-
-
-def _write_report(out_dir, data, test, X_test_filled, scores_test, y_model, rules, summary, part_iou):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .plotting import plot_part_masks
-
-    os.makedirs(out_dir, exist_ok=True)
-    n_show = 8
-    test_idx = np.arange(test.start, test.stop)
-    titles = [data.target_names[y_model[i]] for i in test_idx[:n_show]]
-    figures = []
-
-    def save(fig, name, caption):
-        fig.savefig(os.path.join(out_dir, name), dpi=100)
-        figures.append((caption, name))
-
-    save(
-        plot_part_masks(
-            data.images[test_idx[:n_show]], X_test_filled.masks[:n_show], data.part_names, data.masks[test_idx[:n_show]], titles
-        ),
-        "part_masks.png",
-        "Held-out images, their transferred part masks and the ground truth",
-    )
-    save(rules.plot_part_importance(), "part_importance.png", "Mean Shapley value of each part, per class decided by the model")
-    save(rules.plot_rules(), "rules.png", "Global rules: coverage and precision")
-    for target in rules.classes_:
-        class_rules = rules.rules_for(target)
-        if class_rules:
-            name = f"examples_{data.target_names[target]}.png"
-            fig = rules.plot_rule_examples(X_test_filled, scores_test, class_rules[0], n_images=6)
-            save(fig, name, f"Held-out images covered by the first {data.target_names[target]} rule")
-    plt.close("all")
-    for format, name in (("markdown", "rules.md"), ("json", "rules.json")):
-        with open(os.path.join(out_dir, name), "w", encoding="utf-8") as handle:
-            handle.write(rules.report(format))
-    summary = dict(summary)
-    summary.update({f"IoU {name}": float(v) for name, v in zip(data.part_names, part_iou)})
-    notes = [
-        "Planted class rules: "
-        + "; ".join(f"{data.target_names[c]} = {' ∧ '.join(p)}" for c, p in data.rules.items()),
-        "The rules as Markdown and JSON: rules.md, rules.json.",
-    ]
-    return write_html_report(
-        os.path.join(out_dir, "report.html"), "skpartx demo: global part rules", summary, rules, figures, notes
-    )

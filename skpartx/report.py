@@ -3,6 +3,8 @@
 import html
 import os
 
+import numpy as np
+
 from ._html import table
 
 
@@ -56,3 +58,76 @@ def write_html_report(path, title, summary, explainer, figures=(), notes=()):
     with open(path, "w", encoding="utf-8") as handle:
         handle.write("\n".join(parts))
     return path
+
+
+def write_report_folder(
+    out_dir, title, X, scores, decisions, rules, summary, notes=(), true_masks=None, target_names=None, n_examples=6
+):
+    """Write a complete explanation report: ``report.html``, figures, ``rules.md``, ``rules.json``.
+
+    Parameters
+    ----------
+    out_dir : str
+        Folder to write into (created if needed).
+    title : str
+    X : PartImages
+        Explained images with their (transferred) part masks.
+    scores : array-like of shape (n_images, n_columns)
+        Their part scores, as fitted by ``rules``.
+    decisions : array-like of shape (n_images,)
+        The model's class for each image.
+    rules : fitted :class:`~skpartx.GlobalRuleExplainer`
+    summary : dict
+        Measures shown in the summary table.
+    notes : sequence of str
+        Paragraphs shown under the title.
+    true_masks : array (n_images, H, W), optional
+        Ground-truth masks, shown under the transferred ones.
+    target_names : sequence, optional
+        Class names for figure titles.
+    n_examples : int, default=6
+        Images per rule-example figure.
+
+    Returns
+    -------
+    path : str
+        The HTML report.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .plotting import plot_part_masks
+
+    os.makedirs(out_dir, exist_ok=True)
+    figures = []
+
+    def save(fig, name, caption):
+        fig.savefig(os.path.join(out_dir, name), dpi=100)
+        figures.append((caption, name))
+
+    n_show = min(8, len(X))
+    decisions = np.asarray(decisions)
+    titles = [target_names[d] if target_names is not None else str(d) for d in decisions[:n_show]]
+    shown_truth = None if true_masks is None else np.asarray(true_masks)[:n_show]
+    save(
+        plot_part_masks(X.images[:n_show], X.masks[:n_show], X.part_names, shown_truth, titles),
+        "part_masks.png",
+        "Images and their part masks" + (" (transferred, then ground truth)" if true_masks is not None else ""),
+    )
+    save(rules.plot_part_importance(), "part_importance.png", "Mean part score per class decided by the model")
+    save(rules.plot_rules(), "rules.png", "Global rules: coverage and precision")
+    for target in rules.classes_:
+        class_rules = rules.rules_for(target)
+        if class_rules:
+            label = rules._class_label(target)
+            safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in label)
+            fig = rules.plot_rule_examples(X, scores, class_rules[0], n_images=n_examples)
+            save(fig, f"examples_{safe}.png", f"Images covered by the first rule of {label}")
+    plt.close("all")
+    for format, name in (("markdown", "rules.md"), ("json", "rules.json")):
+        with open(os.path.join(out_dir, name), "w", encoding="utf-8") as handle:
+            handle.write(rules.report(format))
+    notes = list(notes) + ["The rules as Markdown and JSON: rules.md, rules.json."]
+    return write_html_report(os.path.join(out_dir, "report.html"), title, summary, rules, figures, notes)

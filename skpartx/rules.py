@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.metrics import accuracy_score
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._html import rules_table
 from ._relations import parse_relation
@@ -39,8 +39,8 @@ class Rule:
         ``(feature, operator, threshold)`` with ``operator`` in ``>``, ``>=``, ``<``,
         ``<=``, ``==``; features are symbols of ``get_feature_names_out()``, which are 1
         when the part (or relation) belongs to an image's explanation.
-    support : int
-        Training images on which the rule fires.
+    support : float
+        Training images on which the rule fires (their total ``sample_weight``).
     precision : float
         Share of those images that the model assigned to ``target``.
     coverage : float
@@ -294,16 +294,17 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
         except (ValueError, TypeError, IndexError):
             return None
 
-    def _make_rule(self, target, conditions, symbols, y):
+    def _make_rule(self, target, conditions, symbols, y, weights):
         fired = self._fires(symbols, conditions)
         positive = y == target
-        hits = int((fired & positive).sum())
+        hits = float(weights[fired & positive].sum())
+        support = float(weights[fired].sum())
         return Rule(
             target=target,
             conditions=tuple(conditions),
-            support=int(fired.sum()),
-            precision=float(hits / max(fired.sum(), 1)),
-            coverage=float(hits / max(positive.sum(), 1)),
+            support=int(support) if support.is_integer() else support,
+            precision=hits / support if support > 0 else 0.0,
+            coverage=hits / max(float(weights[positive].sum()), 1e-300),
             target_name=self._target_name(target),
         )
 
@@ -314,42 +315,58 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
             out &= _OPERATORS[op](symbols[:, index[feature]].astype(np.float64), threshold)
         return out
 
-    def _set_cover(self, symbols, y_index):
+    def _set_cover(self, symbols, y_index, weights):
         """Conjunctions per class (or one ordered list) as ``[(class index, symbol indices)]``."""
         mine = observed_sets if self.candidates == "observed" else all_subsets
         gain = "exact" if self.candidates == "observed" else "covered"
         candidates = [
-            mine(symbols[y_index == k], self.max_rule_length, self.min_support) for k in range(len(self.classes_))
+            mine(symbols[y_index == k], self.max_rule_length, self.min_support, weights[y_index == k])
+            for k in range(len(self.classes_))
         ]
         if not self.as_decision_list:
             picks = []
             for k, class_candidates in enumerate(candidates):
                 chosen = greedy_cover(
-                    symbols, y_index == k, class_candidates, self.max_rules, self.min_precision, self.min_coverage, gain
+                    symbols,
+                    y_index == k,
+                    class_candidates,
+                    self.max_rules,
+                    self.min_precision,
+                    self.min_coverage,
+                    gain,
+                    weights,
                 )
                 picks += [(k, conjunction) for conjunction, _ in chosen]
             return picks
-        return self._decision_list(symbols, y_index, candidates, gain)
+        return self._decision_list(symbols, y_index, candidates, gain, weights)
 
-    def _decision_list(self, symbols, y_index, candidates, gain):
+    def _decision_list(self, symbols, y_index, candidates, gain, weights):
         """Greedy ordered list: each step takes the best admissible rule of any class on the
         images that earlier rules leave, judged on those images only."""
-        remaining = np.ones(len(y_index), dtype=bool)
+        remaining = weights > 0
+        total = weights.sum()
         per_class = np.zeros(len(self.classes_), dtype=int)
         picks = []
-        while remaining.any() and 1 - remaining.mean() < self.min_coverage:
+        while remaining.any() and 1 - weights[remaining].sum() / total < self.min_coverage - 1e-12:
             best = None
             for k, class_candidates in enumerate(candidates):
                 if per_class[k] >= self.max_rules or not class_candidates:
                     continue
                 chosen = greedy_cover(
-                    symbols[remaining], y_index[remaining] == k, class_candidates, 1, self.min_precision, 1.0, gain
+                    symbols[remaining],
+                    y_index[remaining] == k,
+                    class_candidates,
+                    1,
+                    self.min_precision,
+                    1.0,
+                    gain,
+                    weights[remaining],
                 )
                 if not chosen:
                     continue
                 conjunction, fired = chosen[0]
-                score = int((fired & (y_index[remaining] == k)).sum())
-                if best is None or score > best[0]:
+                score = float(weights[remaining][fired & (y_index[remaining] == k)].sum())
+                if best is None or score > best[0] + 1e-12:
                     best = (score, k, conjunction)
             if best is None:
                 break
@@ -360,7 +377,7 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
         return picks
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, F, y):
+    def fit(self, F, y, sample_weight=None):
         """Learn rules that reproduce ``y`` from the part scores ``F``.
 
         Parameters
@@ -370,6 +387,10 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
             names become the symbols' names.
         y : array-like of shape (n_images,)
             The model's decisions on the images (see :func:`skpartx.predict_classes`).
+        sample_weight : array-like of shape (n_images,), default=None
+            Image weights, e.g. to balance classes; set cover weighs every count with them
+            (an integer weight acts like repeating the image). In a pipeline, route them with
+            metadata routing: ``GlobalRuleExplainer().set_fit_request(sample_weight=True)``.
 
         Returns
         -------
@@ -377,6 +398,9 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
         """
         F, y = validate_data(self, F, y, dtype=np.float64)
         check_classification_targets(y)
+        weights = _check_sample_weight(sample_weight, F, dtype=np.float64, ensure_non_negative=True)
+        if not weights.sum() > 0:
+            raise ValueError("sample_weight must not be zero for every image.")
         self.classes_, y_index = np.unique(y, return_inverse=True)
         names = list(self.get_feature_names_out())
         self._part_columns, self._relation_columns = self._columns(names)
@@ -386,7 +410,7 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
         if isinstance(self.rule_model, str) and self.rule_model == "set_cover":
             conjunctions = [
                 (self.classes_[k], [(names[j], "==", 1) for j in conjunction])
-                for k, conjunction in self._set_cover(symbols, y_index)
+                for k, conjunction in self._set_cover(symbols, y_index, weights)
             ]
         else:
             from ._imodels import IMODELS_LEARNERS, ImodelsRules
@@ -397,29 +421,38 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
                     "or an imodels estimator."
                 )
             self.learner_ = ImodelsRules(self.rule_model, random_state=self.random_state)
-            self.learner_.fit(symbols.astype(np.float64), y, names)
+            self.learner_.fit(symbols.astype(np.float64), y, names, sample_weight=sample_weight)
             conjunctions = self.learner_.rules()
-        self.rules_ = [self._make_rule(target, conditions, symbols, y) for target, conditions in conjunctions]
+        self.rules_ = [self._make_rule(target, conditions, symbols, y, weights) for target, conditions in conjunctions]
         self.class_part_scores_ = np.stack(
-            [F[y_index == k][:, self._part_columns].mean(axis=0) for k in range(len(self.classes_))]
+            [
+                np.average(F[y_index == k][:, self._part_columns], axis=0, weights=weights[y_index == k])
+                if weights[y_index == k].sum() > 0
+                else np.zeros(len(self._part_columns))
+                for k in range(len(self.classes_))
+            ]
         )
-        self._profile(symbols, y_index, names)
-        uncovered = ~self._rule_firing(symbols).any(axis=1)
-        pool = y_index[uncovered] if uncovered.any() else y_index
-        self.default_class_ = self.classes_[np.bincount(pool, minlength=len(self.classes_)).argmax()]
+        self._profile(symbols, y_index, names, weights)
+        uncovered = ~self._rule_firing(symbols).any(axis=1) & (weights > 0)
+        pool = uncovered if uncovered.any() else np.ones(len(y_index), dtype=bool)
+        class_weight = np.bincount(y_index[pool], weights=weights[pool], minlength=len(self.classes_))
+        self.default_class_ = self.classes_[class_weight.argmax()]
         return self
 
-    def _profile(self, symbols, y_index, names):
+    def _profile(self, symbols, y_index, names, weights):
         """Most common explanations per class, and symbols common to every class's explanations."""
         self.explanation_profile_ = {}
+        shares = np.zeros((len(self.classes_), len(names)))
         for k, target in enumerate(self.classes_):
-            rows = symbols[y_index == k]
-            sets, counts = np.unique(rows, axis=0, return_counts=True)
+            rows, w = symbols[y_index == k], weights[y_index == k]
+            total = w.sum() if w.sum() > 0 else 1.0
+            sets, inverse = np.unique(rows, axis=0, return_inverse=True)
+            counts = np.bincount(inverse.ravel(), weights=w, minlength=len(sets))
             top = np.argsort(-counts, kind="stable")[:3]
             self.explanation_profile_[target] = [
-                (tuple(names[j] for j in np.flatnonzero(sets[t])), float(counts[t] / len(rows))) for t in top
+                (tuple(names[j] for j in np.flatnonzero(sets[t])), float(counts[t] / total)) for t in top if counts[t] > 0
             ]
-        shares = np.stack([symbols[y_index == k].mean(axis=0) for k in range(len(self.classes_))])
+            shares[k] = w @ rows / total
         common = (shares >= 0.5).all(axis=0) if len(self.classes_) > 1 else np.zeros(len(names), bool)
         self.shortcuts_ = [names[j] for j in np.flatnonzero(common)]
 

@@ -8,12 +8,14 @@ import torch
 import torch.nn.functional as F
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from ._cache import cached, estimator_fingerprint
 from ._features import (
     auto_layers,
     check_layers,
+    hookable,
     gradcam_descriptors,
     gradcam_maps,
     iter_feature_blocks,
@@ -108,6 +110,11 @@ class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         Labelled pixels the probe is trained on (subsampled evenly across images).
     random_state : int, RandomState instance or None, default=None
         Seed of the probe's initialisation and pixel sampling.
+    memory : str, joblib.Memory or None, default=None
+        Cache fitting and transfer results on disk, keyed by the backbone's weights, the
+        parameters and the images, so that a grid search over later steps does not redo
+        the transfer. (``Pipeline(memory=...)`` cannot cache steps holding torch modules:
+        pickled tensors carry memory addresses, so no two clones hash alike.)
     device : str or torch.device, default="auto"
     batch_size : int, default=None
         Images per backbone forward pass (default 512 on CUDA, 128 on CPU).
@@ -169,6 +176,7 @@ class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         "hidden_units": [Interval(Integral, 0, None, closed="left")],
         "max_pixels": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
+        "memory": [None, str, HasMethods(["cache"])],
         "device": "no_validation",
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "verbose": ["verbose"],
@@ -192,6 +200,7 @@ class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         hidden_units=64,
         max_pixels=200_000,
         random_state=None,
+        memory=None,
         device="auto",
         batch_size=None,
         verbose=False,
@@ -211,6 +220,7 @@ class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         self.hidden_units = hidden_units
         self.max_pixels = max_pixels
         self.random_state = random_state
+        self.memory = memory
         self.device = device
         self.batch_size = batch_size
         self.verbose = verbose
@@ -275,22 +285,34 @@ class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
             return KNNMatcher(*memory, self.n_neighbors or 10, self.temperature)
         return HoughMatcher(*memory, self.n_neighbors or 1)
 
-    def _fit(self, X):
+    _FITTED_STATE = ("layers_", "part_names_", "image_shape_", "feature_size_", "matcher_", "n_labelled_", "labelled_")
+
+    def _prepare(self, X):
+        """Validate the inputs and put the backbone on the device."""
         if self.backbone is None:
             raise ValueError(
                 "PartLabelTransfer needs a feature network: PartLabelTransfer(backbone=model), e.g. the "
                 "classifier you explain."
             )
         check_module(self.backbone, "backbone")
+        if not hookable(self.backbone):
+            raise ValueError(
+                "the backbone is a scripted or exported module, which cannot expose its intermediate layers (no "
+                "forward hooks); give the transfer a regular torch.nn.Module with the same weights as backbone."
+            )
         X = as_part_images(X)
-        labelled = X.labelled
-        if not labelled.any():
+        if not X.labelled.any():
             raise ValueError(
                 "X has no labelled image: give part masks (ids >= 0) for at least one image; -1 marks "
                 "unlabelled pixels."
             )
         self.device_ = resolve_device(self.device)
         self.backbone_ = prepare_module(self.backbone, self.device_)
+        return X
+
+    def _learn(self, X):
+        """Learn from the labelled images and fill ``X``: fitted state, filled masks, confidence."""
+        labelled = X.labelled
         self.layers_ = (
             auto_layers(self.backbone_, X.images, self.device_)
             if self.layers is None
@@ -307,7 +329,17 @@ class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
             self.matcher_ = self._fit_matcher(reference)
         self.n_labelled_ = int(labelled.sum())
         self.labelled_ = labelled
-        return X
+        filled, confidence = self._fill(X)
+        return {name: getattr(self, name) for name in self._FITTED_STATE}, filled.masks, confidence
+
+    def _fit_and_fill(self, X):
+        """Fit on ``X`` and return it filled, from ``memory`` when this fit was done before."""
+        X = self._prepare(X)
+        key = estimator_fingerprint(self, X)
+        state, masks, self.confidence_ = cached(self.memory, key, lambda: self._learn(X))
+        for name, value in state.items():
+            setattr(self, name, value.to(self.device_) if name == "matcher_" else value)
+        return PartImages._from_validated(X.images, masks, self.part_names_)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -317,23 +349,20 @@ class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         ----------
         X : PartImages
             Images of which at least one is labelled (mask not all -1). Unlabelled images
-            are not learnt from; their ``confidence_`` is recorded.
+            are not learnt from; their ``confidence_`` is recorded (one transfer pass).
         y : ignored
 
         Returns
         -------
         self : PartLabelTransfer
         """
-        X = self._fit(X)
-        self.confidence_ = self._fill(X)[1]
+        self._fit_and_fill(X)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit_transform(self, X, y=None):
         """``fit(X).transform(X)`` with a single transfer pass over ``X``."""
-        X = self._fit(X)
-        filled, self.confidence_ = self._fill(X)
-        return filled
+        return self._fit_and_fill(X)
 
     # -- transfer ------------------------------------------------------------------------
 
@@ -429,7 +458,12 @@ class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         -------
         X_filled : PartImages
         """
-        return self._fill(self._check_X(X))[0]
+        X = self._check_X(X)
+        if self.memory is None:
+            return self._fill(X)[0]
+        state = [getattr(self, name) for name in self._FITTED_STATE]
+        masks = cached(self.memory, estimator_fingerprint(self, state, X), lambda: self._fill(X)[0].masks)
+        return PartImages._from_validated(X.images, masks, self.part_names_)
 
     def confidence(self, X):
         """Per image: mean probability of the transferred label over its unlabelled pixels

@@ -70,3 +70,4 @@ def test_command_line_help_and_entry_point(tmp_path, monkeypatch):
     assert main(["demo", "--out", str(tmp_path), "--quick", "--no-cache", "--quiet", "--seed", "3"]) == 0
     assert calls["out_dir"] == str(tmp_path) and calls["cache_dir"] is None and calls["random_state"] == 3
     assert calls["n_train"] == QUICK_SETTINGS["n_train"] and calls["verbose"] is False
+    assert calls["print_fn"] is print

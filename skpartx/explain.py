@@ -1,0 +1,194 @@
+"""``skpartx explain``: global part rules for your model on your images and part annotations."""
+
+import importlib
+import logging
+import os
+import sys
+import warnings
+
+import numpy as np
+import torch
+
+from ._features import hookable
+from ._part_images import UNLABELLED, PartImages
+from ._torch import resolve_device
+from .attribution import PartAttributor
+from .datasets import load_coco_parts, load_image_folder
+from .models import predict_classes, predict_logits
+from .report import write_report_folder
+from .rules import GlobalRuleExplainer
+from .transfer import PartLabelTransfer
+
+logger = logging.getLogger("skpartx")
+
+
+def load_model(spec, weights=None):
+    """A classifier from a TorchScript file or a ``package.module:factory`` specification.
+
+    Parameters
+    ----------
+    spec : str
+        Path of an exported program (``.pt2``, from ``torch.export.save``; export with a
+        dynamic batch dimension) or of a TorchScript file (``torch.jit.save``), or
+        ``module:callable`` naming a function (importable from the current directory) that
+        returns a ``torch.nn.Module``.
+    weights : str, default=None
+        A state dict to load into the model, read with ``torch.load(weights_only=True)``
+        so that no code in the file runs.
+
+    Returns
+    -------
+    model : torch.nn.Module
+        In eval mode, on the CPU.
+    """
+    if os.path.isfile(spec) and spec.endswith(".pt2"):
+        model = torch.export.load(spec).module()
+    elif os.path.isfile(spec):
+        with warnings.catch_warnings():  # TorchScript is deprecated in torch 2.13 but still what many people ship
+            warnings.simplefilter("ignore", DeprecationWarning)
+            model = torch.jit.load(spec, map_location="cpu")
+    elif ":" in spec:
+        module_name, _, attribute = spec.partition(":")
+        if os.getcwd() not in sys.path:  # a user's own module next to their data
+            sys.path.insert(0, os.getcwd())
+        try:
+            factory = getattr(importlib.import_module(module_name), attribute)
+        except (ImportError, AttributeError) as exc:
+            raise ValueError(f"cannot find {attribute!r} in module {module_name!r}: {exc}") from exc
+        model = factory()
+        if not isinstance(model, torch.nn.Module):
+            raise TypeError(f"{spec} returned {type(model).__name__}, not a torch.nn.Module.")
+    else:
+        raise ValueError(f"--model {spec!r} is neither a TorchScript file nor 'module:factory'.")
+    if weights is not None:
+        model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    try:
+        return model.eval()
+    except NotImplementedError:  # exported programs are evaluated as exported
+        return model
+
+
+def _class_names(class_names_file, folder_names, n_outputs):
+    if class_names_file is not None:
+        with open(class_names_file, encoding="utf-8") as handle:
+            names = [line.strip() for line in handle if line.strip()]
+        if len(names) != n_outputs:
+            raise ValueError(f"{class_names_file} names {len(names)} classes; the model has {n_outputs} outputs.")
+        return names
+    if len(folder_names) == n_outputs:
+        return list(folder_names)
+    logger.warning(
+        "the model has %d outputs but the image folder %d classes; classes are shown by index", n_outputs, len(folder_names)
+    )
+    return [f"class {k}" for k in range(n_outputs)]
+
+
+def labelled_images(images, annotations, image_size):
+    """The images of an image folder, with the part masks of those a COCO part file annotates."""
+    folder = load_image_folder(images, image_size=image_size)
+    parts = load_coco_parts(annotations, image_root=images, image_size=image_size, class_from="folder")
+    position = {os.path.normpath(p): i for i, p in enumerate(folder.paths)}
+    masks = np.full_like(folder.X.masks, UNLABELLED)
+    for path, mask in zip(parts.paths, parts.X.masks):
+        i = position.get(os.path.normpath(path))
+        if i is None:
+            raise ValueError(f"{annotations} annotates {path!r}, which is not an image of the folder {images}.")
+        masks[i] = mask
+    return PartImages(folder.X.images, masks, parts.part_names), folder
+
+
+def run_explain(
+    images,
+    annotations,
+    model,
+    out_dir,
+    *,
+    weights=None,
+    backbone=None,
+    backbone_weights=None,
+    image_size=224,
+    method="shapley",
+    baseline="mean",
+    rule_model="set_cover",
+    class_names=None,
+    device="auto",
+    verbose=True,
+    print_fn=None,
+):
+    """Explain a model's decisions on an image folder with global part rules and write a report.
+
+    Parameters
+    ----------
+    images : str
+        Folder with one sub-folder of images per class.
+    annotations : str
+        COCO part annotations (polygons or RLE per part) of some of those images; each
+        ``file_name`` is relative to ``images``.
+    model : str or torch.nn.Module
+        A module, or a specification for :func:`load_model`.
+    backbone : str or torch.nn.Module, default=None
+        Feature network for the part transfer (with ``backbone_weights``); default: the
+        model. A TorchScript model cannot show its intermediate layers, so it needs one.
+    out_dir : str
+        Where ``report.html``, figures, ``rules.md`` and ``rules.json`` go.
+    weights, backbone_weights, image_size, method, baseline, rule_model, class_names, device, verbose
+        See ``skpartx explain --help``.
+    print_fn : callable, default=None
+        Receives the printed summary lines.
+
+    Returns
+    -------
+    result : dict
+        ``rules`` (the fitted GlobalRuleExplainer), ``decisions``, ``X`` (filled images),
+        ``scores``, ``report`` (path) and ``lines``.
+    """
+    if not isinstance(model, torch.nn.Module):
+        model = load_model(model, weights)
+    if backbone is None:
+        if not hookable(model):
+            raise ValueError(
+                "a scripted or exported model cannot expose the intermediate layers the part transfer reads; give "
+                "--backbone module:factory (and --backbone-weights) for a regular module, e.g. the same network."
+            )
+        backbone = model
+    elif not isinstance(backbone, torch.nn.Module):
+        backbone = load_model(backbone, backbone_weights)
+    device = resolve_device(device)
+    X, folder = labelled_images(images, annotations, image_size)
+    decisions = predict_classes(model, X, device=device)
+    n_outputs = predict_logits(model, X[:1], device=device).shape[1]
+    names = _class_names(class_names, folder.target_names, n_outputs)
+
+    filled = PartLabelTransfer(backbone=backbone, device=device, verbose=verbose, random_state=0).fit_transform(X)
+    attributor = PartAttributor(model, method=method, baseline=baseline, device=device, verbose=verbose)
+    scores = attributor.fit(filled).set_output(transform="pandas").transform(filled)
+    rules = GlobalRuleExplainer(rule_model, target_names=names, random_state=0).fit(scores, decisions)
+
+    summary = {
+        "images": len(X),
+        "labelled images": int(X.labelled.sum()),
+        "parts": len(X.part_names),
+        "rule fidelity (explained images)": rules.score(scores, decisions),
+        "rule coverage (explained images)": rules.coverage(scores, decisions),
+        "rules": len(rules.rules_),
+    }
+    if list(folder.target_names) == names:
+        summary["model accuracy against the folders"] = float((decisions == folder.target).mean())
+    path = write_report_folder(
+        out_dir,
+        "skpartx: global part rules",
+        filled,
+        scores,
+        decisions,
+        rules,
+        summary,
+        notes=[f"Images from {images}, part labels from {annotations}, {method} attribution, {baseline} baseline."],
+        target_names=names,
+    )
+    lines = [rules.report(), ""] + [f"{k}: {v:.3f}" if isinstance(v, float) else f"{k}: {v}" for k, v in summary.items()]
+    lines.append(f"report: {path}")
+    for line in lines:
+        logger.info(line)
+        if print_fn is not None:
+            print_fn(line)
+    return {"rules": rules, "decisions": decisions, "X": filled, "scores": scores, "report": path, "lines": lines}

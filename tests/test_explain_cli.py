@@ -1,0 +1,116 @@
+"""``skpartx explain`` on files written the way a user would have them."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from coco_helpers import coco_parts_file
+from skpartx.cli import main
+from skpartx.explain import load_model, run_explain
+
+
+@pytest.fixture(scope="module")
+def user_files(tmp_path_factory, data, model, test_slice):
+    """An image folder (class sub-folders named in the model's output order), part labels
+    for 6 images per class in a COCO file, and the model as TorchScript and as a factory."""
+    root = tmp_path_factory.mktemp("user")
+    images = root / "images"
+    idx = np.arange(test_slice.start, test_slice.start + 120)
+    folders = [f"{c}_{name}" for c, name in enumerate(data.target_names)]
+    names, labelled = [], []
+    for i in idx:
+        folder = folders[data.target[i]]
+        os.makedirs(images / folder, exist_ok=True)
+        name = f"{folder}/img{i}.png"
+        Image.fromarray((data.images[i].transpose(1, 2, 0) * 255).round().astype(np.uint8)).save(images / name)
+        names.append(name)
+        if sum(n.startswith(folder) for n in labelled) < 6:
+            labelled.append(name)
+    chosen = [names.index(n) for n in labelled]
+    coco_parts_file(root / "parts.json", labelled, data.masks[idx[chosen]], data.part_names)
+    torch.jit.trace(model.eval(), torch.zeros(1, 3, 40, 40)).save(str(root / "model.pt"))
+    torch.save(model.state_dict(), root / "weights.pt")
+    (root / "mymodels.py").write_text("from skpartx.models import SmallCNN\n\ndef build():\n    return SmallCNN(4)\n")
+    return root, folders
+
+
+def test_explain_command_writes_the_report(user_files, capsys, monkeypatch):
+    root, folders = user_files
+    monkeypatch.chdir(root)  # the user's module sits next to their data
+    out = root / "report"
+    args = ["explain", "--images", str(root / "images"), "--annotations", str(root / "parts.json")]
+    args += ["--model", str(root / "model.pt"), "--out", str(out), "--image-size", "40", "--quiet"]
+    with pytest.raises(ValueError, match="scripted or exported model cannot expose"):
+        main(args)
+    # A scripted model explains itself; the transfer reads features of the same network as a module.
+    args += ["--backbone", "mymodels:build", "--backbone-weights", str(root / "weights.pt")]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "Global rules" in printed and "report:" in printed
+    report = (out / "report.html").read_text(encoding="utf-8")
+    rules = json.loads((out / "rules.json").read_text(encoding="utf-8"))
+    assert rules["rules"], "no rule learnt"
+    for rule in rules["rules"]:
+        assert rule["target_name"] in folders
+        assert rule["text"].split(" (")[0] in report.replace("&gt;", ">")
+    assert "model accuracy against the folders" in report
+    for figure in ("part_masks.png", "part_importance.png", "rules.png"):
+        assert (out / figure).exists()
+
+
+def test_factory_model_with_weights_gives_the_same_rules(user_files, monkeypatch):
+    root, folders = user_files
+    monkeypatch.chdir(root)
+    common = dict(image_size=40, verbose=False, backbone="mymodels:build", backbone_weights=str(root / "weights.pt"))
+    scripted = run_explain(str(root / "images"), str(root / "parts.json"), str(root / "model.pt"), str(root / "a"), **common)
+    built = run_explain(
+        str(root / "images"), str(root / "parts.json"), "mymodels:build", str(root / "b"), weights=str(root / "weights.pt"),
+        image_size=40, verbose=False,
+    )
+    np.testing.assert_array_equal(built["decisions"], scripted["decisions"])
+    assert [str(r) for r in built["rules"].rules_] == [str(r) for r in scripted["rules"].rules_]
+
+
+def test_exported_program_explains_itself(user_files, model, tmp_path, monkeypatch):
+    from torch.export import Dim
+
+    root, _ = user_files
+    program = torch.export.export(model.eval(), (torch.zeros(2, 3, 40, 40),), dynamic_shapes={"x": {0: Dim("batch")}})
+    torch.export.save(program, str(tmp_path / "model.pt2"))
+    loaded = load_model(str(tmp_path / "model.pt2"))
+    x = torch.rand(5, 3, 40, 40)
+    torch.testing.assert_close(loaded(x), model(x))
+    from skpartx import PartImages, PartLabelTransfer
+
+    with pytest.raises(ValueError, match="scripted or exported"):
+        PartLabelTransfer(backbone=loaded).fit(PartImages(np.zeros((1, 3, 40, 40)), np.zeros((1, 40, 40), int)))
+    monkeypatch.chdir(root)
+    result = run_explain(
+        str(root / "images"), str(root / "parts.json"), str(tmp_path / "model.pt2"), str(tmp_path / "out"),
+        backbone="mymodels:build", backbone_weights=str(root / "weights.pt"), image_size=40, verbose=False,
+    )
+    assert result["rules"].rules_
+
+
+def test_class_names_file_and_bad_inputs(user_files, tmp_path, model):
+    root, _ = user_files
+    names = tmp_path / "names.txt"
+    names.write_text("a\nb\nc\nd\n")
+    result = run_explain(
+        str(root / "images"), str(root / "parts.json"), model, str(tmp_path / "out"),
+        image_size=40, class_names=str(names), verbose=False,
+    )
+    assert {r.label for r in result["rules"].rules_} <= {"a", "b", "c", "d"}
+    with pytest.raises(ValueError, match="neither a TorchScript file nor"):
+        load_model("no_such_file.pt")
+    with pytest.raises(ValueError, match="cannot find"):
+        load_model("skpartx.models:NoSuchFactory")
+    bad = json.loads((root / "parts.json").read_text())
+    bad["images"][0]["file_name"] = "0_flyer/missing.png"
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
+    with pytest.raises((ValueError, FileNotFoundError), match="missing.png"):
+        run_explain(str(root / "images"), str(tmp_path / "bad.json"), model, str(tmp_path / "o"), image_size=40)
