@@ -38,7 +38,7 @@ def fingerprint(*objects):
 
 def estimator_fingerprint(estimator, *state):
     """Fingerprint of an estimator's parameters that affect results, and of extra ``state``."""
-    ignored = {"verbose", "memory", "device", "batch_size"}
+    ignored = {"verbose", "memory", "out_dir", "device", "batch_size"}
     params = {k: v for k, v in estimator.get_params(deep=False).items() if k not in ignored}
     return fingerprint(type(estimator).__qualname__, params, *state)
 

@@ -1,5 +1,6 @@
 """Local explanations of single images in terms of their parts."""
 
+import os
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 
@@ -12,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _games
 from ._cache import cached, estimator_fingerprint
+from ._chunks import ChunkedRun, concatenate_chunks, iter_chunks, json_lists
 from ._coalitions import BASELINES, CoalitionEngine, class_value
 from ._features import auto_layers, check_layers
 from ._gradients import gradcam_part_scores, integrated_gradients_part_scores
@@ -250,6 +252,14 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         and the images, so that a grid search over the rule step does not recompute the
         attributions. (``Pipeline(memory=...)`` cannot cache steps holding torch modules:
         pickled tensors carry memory addresses, so no two clones hash alike.)
+    out_dir : str, path-like or None, default=None
+        Folder where ``transform`` and ``explain`` write each completed chunk of images,
+        so that rerunning the same call after a crash or a kill resumes from the chunks
+        already done, with the result an uninterrupted run gives.
+    chunk_size : int, default=256
+        Images explained together (one engine, one random seed drawn from
+        ``random_state``, one file in ``out_dir``). Memory use grows with it, not with
+        the number of images.
     device : str or torch.device, default="auto"
         ``"auto"`` uses CUDA when available.
     batch_size : int, default=None
@@ -302,6 +312,8 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         "pooling": [StrOptions({"sum", "mean"})],
         "relations": ["boolean"],
         "memory": [None, str, HasMethods(["cache"])],
+        "out_dir": [None, str, os.PathLike],
+        "chunk_size": [Interval(Integral, 1, None, closed="left")],
         "device": "no_validation",
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
@@ -327,6 +339,8 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         pooling="sum",
         relations=False,
         memory=None,
+        out_dir=None,
+        chunk_size=256,
         device="auto",
         batch_size=None,
         random_state=None,
@@ -348,6 +362,8 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         self.pooling = pooling
         self.relations = relations
         self.memory = memory
+        self.out_dir = out_dir
+        self.chunk_size = chunk_size
         self.device = device
         self.batch_size = batch_size
         self.random_state = random_state
@@ -403,15 +419,21 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
             )
         return X
 
-    def _targets(self, X, target):
+    def _check_target(self, target, n_images):
+        """``target`` as one class per image, or None (each image's predicted class)."""
         if target is None:
-            return predict_logits(self.model_, X, self.batch_size, self.device_).argmax(axis=1)
+            return None
         target = np.asarray(target, dtype=np.int64).reshape(-1)
         if target.size == 1:
-            target = np.repeat(target, len(X))
-        if len(target) != len(X):
-            raise ValueError(f"target must hold one class per image ({len(X)}), got {len(target)}.")
+            target = np.repeat(target, n_images)
+        if len(target) != n_images:
+            raise ValueError(f"target must hold one class per image ({n_images}), got {len(target)}.")
         return target
+
+    def _targets(self, X, target):
+        """One class per image of ``X``: ``target`` checked, or the model's predicted classes."""
+        target = self._check_target(target, len(X))
+        return predict_logits(self.model_, X, self.batch_size, self.device_).argmax(axis=1) if target is None else target
 
     def _engine(self, X, targets):
         """A coalition engine over the images of ``X`` explaining ``targets``."""
@@ -428,27 +450,61 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
             mean_image=torch.as_tensor(self.mean_colour_).view(-1, 1, 1),
         )
 
+    def _attribute_chunk(self, X, target, seed):
+        """Arrays (scores, values, targets, evaluations, array details) and lists (MSXs) of a chunk."""
+        target = self._targets(X, target)
+        engine = self._engine(X, target)
+        present = part_presence(X.masks, len(self.part_names_))
+        scores, details = _METHOD_FUNCTIONS[self.method](engine, present, self, np.random.RandomState(seed))
+        full, empty = engine.full_and_empty()
+        arrays = {"scores": scores, "full": full, "empty": empty, "targets": target, "evaluations": engine.evaluations}
+        lists = {}
+        for key, value in details.items():
+            (arrays if isinstance(value, np.ndarray) else lists)[key] = value
+        return arrays, json_lists(lists)
+
+    def _chunk_plan(self, n_images):
+        """The chunks of ``n_images`` images and the random seed of each."""
+        chunks = batch_slices(n_images, int(self.chunk_size))
+        return chunks, check_random_state(self.random_state).randint(2**31 - 1, size=len(chunks))
+
+    def _with_relations(self, X, scores):
+        """``scores`` followed by the relation indicators of ``X``'s masks when ``relations=True``."""
+        if not self.relations:
+            return scores
+        return np.hstack([scores, part_relations(X.masks, len(self.part_names_)).astype(np.float64)])
+
     def _attribute(self, X, target=None):
-        """Scores, full and empty values, extras, targets and evaluations per image, chunk by chunk."""
+        """Per image: scores, full and empty values, details, targets and evaluations, chunk by chunk.
+
+        Each chunk draws its own random seed from ``random_state``, so a run resumed from
+        ``out_dir`` gives what an uninterrupted run gives.
+        """
         X = self._check_X(X)
-        targets = self._targets(X, target)
-        rng = check_random_state(self.random_state)
-        n_parts = len(self.part_names_)
-        present = part_presence(X.masks, n_parts)
-        scores, full, empty = np.zeros((len(X), n_parts)), np.zeros(len(X)), np.zeros(len(X))
-        extras = {}
-        evaluations = np.zeros(len(X), dtype=np.int64)
+        target = self._check_target(target, len(X))
+        chunks, seeds = self._chunk_plan(len(X))
+        run = None
+        if self.out_dir is not None:
+            key = estimator_fingerprint(self, self.mean_colour_, self.part_names_, self.layer_, X, target)
+            run = ChunkedRun(self.out_dir, "attribution", key, len(X), int(self.chunk_size))
+
+        def compute(k, chunk):
+            return self._attribute_chunk(X[chunk], None if target is None else target[chunk], seeds[k])
+
+        if not chunks:
+            empty = np.zeros(0)
+            return {"scores": np.zeros((0, len(self.part_names_))), "full": empty, "empty": empty,
+                    "targets": empty.astype(np.int64), "evaluations": empty.astype(np.int64)}
         with progress_bar(self.verbose, len(X), f"{self.method} attribution", unit="image") as bar:
-            for chunk in batch_slices(len(X), 256):
-                engine = self._engine(X[chunk], targets[chunk])
-                scores[chunk], chunk_extras = _METHOD_FUNCTIONS[self.method](engine, present[chunk], self, rng)
-                full[chunk], empty[chunk] = engine.full_and_empty()
-                for key, value in chunk_extras.items():
-                    extras.setdefault(key, []).append(value)
-                evaluations[chunk] = engine.evaluations
+            results = []
+            for chunk, result in iter_chunks(chunks, compute, run):
+                results.append(result)
                 bar.update(chunk.stop - chunk.start)
-        extras = {k: np.concatenate(v) if isinstance(v[0], np.ndarray) else sum(v, []) for k, v in extras.items()}
-        return scores, full, empty, extras, targets, evaluations
+        arrays, details = concatenate_chunks(results)
+        for name in ("scores", "full", "empty", "targets", "evaluations"):
+            details[name] = arrays.pop(name)
+        details.update(arrays)
+        return details
 
     def transform(self, X):
         """Part scores of each image's explained class (its predicted class).
@@ -466,10 +522,7 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         X = as_part_images(X)
 
         def compute():
-            scores = self._attribute(X)[0]
-            if self.relations:
-                scores = np.hstack([scores, part_relations(X.masks, len(self.part_names_)).astype(np.float64)])
-            return scores
+            return self._with_relations(X, self._attribute(X)["scores"])
 
         if self.memory is None:
             return compute()
@@ -490,7 +543,9 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         -------
         explanations : list of LocalExplanation
         """
-        scores, full, empty, extras, targets, evaluations = self._attribute(X, target)
+        extras = self._attribute(X, target)
+        scores, full, empty = extras.pop("scores"), extras.pop("full"), extras.pop("empty")
+        targets, evaluations = extras.pop("targets"), extras.pop("evaluations")
         names = self.part_names_
         msx = extras.pop("msx", [[] for _ in range(len(scores))])
         result = []

@@ -50,6 +50,9 @@ def _parser():
 def main(argv=None):
     """Entry point of the ``skpartx`` command."""
     args = _parser().parse_args(argv)
+    import matplotlib
+
+    matplotlib.use("Agg")  # the command only writes figures to files
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     if args.command == "demo":
         from .demo import run_demo

@@ -72,7 +72,8 @@ def train_classifier(
     """Train a :class:`SmallCNN` on images and labels.
 
     Uses AdamW with a one-cycle learning-rate schedule and random flips as the only
-    augmentation. Deterministic on the CPU for a fixed ``random_state``.
+    augmentation. Deterministic on the CPU for a fixed ``random_state`` and number of
+    torch threads (the order of floating-point sums depends on the threads).
 
     Parameters
     ----------

@@ -93,9 +93,6 @@ def write_report_folder(
     path : str
         The HTML report.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from .plotting import plot_part_masks
@@ -105,6 +102,7 @@ def write_report_folder(
 
     def save(fig, name, caption):
         fig.savefig(os.path.join(out_dir, name), dpi=100)
+        plt.close(fig)  # only the figures made here: the caller's stay open
         figures.append((caption, name))
 
     n_show = min(8, len(X))
@@ -125,7 +123,6 @@ def write_report_folder(
             safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in label)
             fig = rules.plot_rule_examples(X, scores, class_rules[0], n_images=n_examples)
             save(fig, f"examples_{safe}.png", f"Images covered by the first rule of {label}")
-    plt.close("all")
     for format, name in (("markdown", "rules.md"), ("json", "rules.json")):
         with open(os.path.join(out_dir, name), "w", encoding="utf-8") as handle:
             handle.write(rules.report(format))

@@ -165,6 +165,11 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
         Symbols in the explanation of at least half of the images of every class (with two
         or more classes): the model leans on them whatever the class — a likely shortcut,
         such as the background, that no per-class rule can single out.
+    background_shortcuts_ : dict
+        Class → share of its images whose explanation includes the ``"background"``
+        symbol, for the classes where that share is at least one half (with two or more
+        classes): the model decides these classes by what surrounds the object — a
+        likely shortcut even when the other classes are explained by their parts.
     part_names_ : list of str
         The part (non-relation) columns.
     learner_ : object or None
@@ -453,8 +458,13 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
                 (tuple(names[j] for j in np.flatnonzero(sets[t])), float(counts[t] / total)) for t in top if counts[t] > 0
             ]
             shares[k] = w @ rows / total
-        common = (shares >= 0.5).all(axis=0) if len(self.classes_) > 1 else np.zeros(len(names), bool)
+        several = len(self.classes_) > 1
+        common = (shares >= 0.5).all(axis=0) if several else np.zeros(len(names), bool)
         self.shortcuts_ = [names[j] for j in np.flatnonzero(common)]
+        self.background_shortcuts_ = {}
+        if several and "background" in names and "background" not in self.shortcuts_:
+            share = shares[:, list(names).index("background")]
+            self.background_shortcuts_ = {t: float(share[k]) for k, t in enumerate(self.classes_) if share[k] >= 0.5}
 
     # -- prediction ----------------------------------------------------------------------
 
@@ -574,6 +584,13 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
                 f"Warning: {', '.join(self.shortcuts_)} explains at least half of the images of every class: "
                 "the model leans on it whatever the class, a likely shortcut.",
             ]
+        for target, share in self.background_shortcuts_.items():
+            label = self._class_label(target)
+            lines += [
+                "",
+                f"Warning: the background is in the explanations of {share:.0%} of the images decided as {label}: "
+                f"the model decides {label} by what surrounds the object, a likely shortcut.",
+            ]
         return "\n".join(lines)
 
     def _report_dict(self):
@@ -601,6 +618,7 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
                 for target, profile in self.explanation_profile_.items()
             },
             "shortcuts": list(self.shortcuts_),
+            "background_shortcuts": {str(self._class_label(t)): share for t, share in self.background_shortcuts_.items()},
         }
 
     def _repr_html_(self):
@@ -612,6 +630,11 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
                 "<p><b>Likely shortcut:</b> "
                 + html.escape(", ".join(self.shortcuts_))
                 + " explains at least half of the images of every class.</p>"
+            )
+        for target, share in self.background_shortcuts_.items():
+            warning += (
+                f"<p><b>Likely shortcut:</b> the background is in the explanations of {share:.0%} of the images "
+                f"decided as {html.escape(str(self._class_label(target)))}.</p>"
             )
         return rules_table(self.rules_) + warning
 

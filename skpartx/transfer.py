@@ -1,5 +1,6 @@
 """Transfer part labels from a few labelled images to every image."""
 
+import os
 from numbers import Integral, Real
 
 import numpy as np
@@ -12,6 +13,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._cache import cached, estimator_fingerprint
+from ._chunks import ChunkedRun, iter_chunks
 from ._features import (
     auto_layers,
     check_layers,
@@ -115,6 +117,13 @@ class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         parameters and the images, so that a grid search over later steps does not redo
         the transfer. (``Pipeline(memory=...)`` cannot cache steps holding torch modules:
         pickled tensors carry memory addresses, so no two clones hash alike.)
+    out_dir : str, path-like or None, default=None
+        Folder where filling masks (``transform``, ``fit_transform``) writes each
+        completed chunk of images: a rerun of the same call after a crash or a kill
+        resumes from the chunks already done, and the filled masks are returned as a
+        read-only memory map (``masks.npy`` in the run's folder) instead of living in RAM.
+    chunk_size : int, default=1024
+        Images per chunk written to ``out_dir``.
     device : str or torch.device, default="auto"
     batch_size : int, default=None
         Images per backbone forward pass (default 512 on CUDA, 128 on CPU).
@@ -177,6 +186,8 @@ class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         "max_pixels": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
         "memory": [None, str, HasMethods(["cache"])],
+        "out_dir": [None, str, os.PathLike],
+        "chunk_size": [Interval(Integral, 1, None, closed="left")],
         "device": "no_validation",
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "verbose": ["verbose"],
@@ -201,6 +212,8 @@ class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         max_pixels=200_000,
         random_state=None,
         memory=None,
+        out_dir=None,
+        chunk_size=1024,
         device="auto",
         batch_size=None,
         verbose=False,
@@ -221,6 +234,8 @@ class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         self.max_pixels = max_pixels
         self.random_state = random_state
         self.memory = memory
+        self.out_dir = out_dir
+        self.chunk_size = chunk_size
         self.device = device
         self.batch_size = batch_size
         self.verbose = verbose
@@ -329,8 +344,8 @@ class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
             self.matcher_ = self._fit_matcher(reference)
         self.n_labelled_ = int(labelled.sum())
         self.labelled_ = labelled
-        filled, confidence = self._fill(X)
-        return {name: getattr(self, name) for name in self._FITTED_STATE}, filled.masks, confidence
+        masks, confidence = self._filled(X)
+        return {name: getattr(self, name) for name in self._FITTED_STATE}, masks, confidence
 
     def _fit_and_fill(self, X):
         """Fit on ``X`` and return it filled, from ``memory`` when this fit was done before."""
@@ -451,6 +466,26 @@ class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
                 confidence[rows] = np.where(missing, best, 1.0).reshape(len(rows), -1).mean(axis=1)
         return PartImages._from_validated(X.images, masks, self.part_names_), confidence
 
+    def _filled(self, X):
+        """Filled masks and confidence of ``X``; through ``out_dir``, chunk by chunk, when set."""
+        if self.out_dir is None:
+            filled, confidence = self._fill(X)
+            return filled.masks, confidence
+        state = [getattr(self, name) for name in self._FITTED_STATE]
+        run = ChunkedRun(self.out_dir, "transfer", estimator_fingerprint(self, state, X), len(X), self.chunk_size)
+        masks = np.lib.format.open_memmap(run.path / "masks.npy", "w+", np.int32, (len(X), *X.shape[2:]))
+        confidence = np.empty(len(X))
+
+        def compute(k, chunk):
+            filled, chunk_confidence = self._fill(X[chunk])
+            return {"masks": filled.masks, "confidence": chunk_confidence}, {}
+
+        for chunk, (arrays, _) in iter_chunks(run.chunks, compute, run):
+            masks[chunk], confidence[chunk] = arrays["masks"], arrays["confidence"]
+        masks.flush()
+        del masks
+        return np.load(run.path / "masks.npy", mmap_mode="r"), confidence
+
     def transform(self, X):
         """``X`` with every unlabelled pixel (-1) filled by transfer; given labels are kept.
 
@@ -460,9 +495,10 @@ class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         """
         X = self._check_X(X)
         if self.memory is None:
-            return self._fill(X)[0]
-        state = [getattr(self, name) for name in self._FITTED_STATE]
-        masks = cached(self.memory, estimator_fingerprint(self, state, X), lambda: self._fill(X)[0].masks)
+            masks = self._filled(X)[0]
+        else:
+            state = [getattr(self, name) for name in self._FITTED_STATE]
+            masks = cached(self.memory, estimator_fingerprint(self, state, X), lambda: self._filled(X)[0])
         return PartImages._from_validated(X.images, masks, self.part_names_)
 
     def confidence(self, X):

@@ -83,6 +83,9 @@ def test_spurious_ties_background_hue_to_class():
 
     assert class_hue_spread(shortcut) < 0.05
     assert class_hue_spread(plain) > 0.15
+    assert shortcut.spurious_classes == (0, 1, 2, 3) and plain.spurious_classes == ()
+    one = make_part_shapes(400, image_size=32, spurious=1.0, spurious_classes=[2], random_state=0)
+    assert one.spurious_classes == (2,)
 
 
 @pytest.mark.parametrize(

@@ -63,10 +63,17 @@ def test_explain_command_writes_the_report(user_files, capsys, monkeypatch):
 
 
 def test_factory_model_with_weights_gives_the_same_rules(user_files, monkeypatch):
+    import matplotlib
+    import matplotlib.pyplot as plt
+
     root, folders = user_files
     monkeypatch.chdir(root)
+    backend, users_figure = matplotlib.get_backend(), plt.figure()
     common = dict(image_size=40, verbose=False, backbone="mymodels:build", backbone_weights=str(root / "weights.pt"))
     scripted = run_explain(str(root / "images"), str(root / "parts.json"), str(root / "model.pt"), str(root / "a"), **common)
+    # Writing the report leaves the caller's matplotlib alone: same backend, their figures open, none added.
+    assert matplotlib.get_backend() == backend and plt.get_fignums() == [users_figure.number]
+    plt.close(users_figure)
     built = run_explain(
         str(root / "images"), str(root / "parts.json"), "mymodels:build", str(root / "b"), weights=str(root / "weights.pt"),
         image_size=40, verbose=False,

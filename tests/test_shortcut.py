@@ -1,5 +1,7 @@
 """Explaining the explanation: a model trained on a planted shortcut gets rules that show it."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -33,7 +35,13 @@ def test_shortcut_model_rules_name_the_background(shortcut_case, model, full_X, 
     # flyer's own background, or a non-flyer background as evidence against "flyer")...
     assert any("background" in rule.positive_features() for rule in shortcut.rules_)
     assert not any("background" in rule.positive_features() for rule in plain.rules_)
-    assert plain.shortcuts_ == []
+    assert plain.shortcuts_ == [] and plain.background_shortcuts_ == {}
+    # A class decided by the background is flagged on its own (here too, the flyer's or another's).
+    assert shortcut.background_shortcuts_ and min(shortcut.background_shortcuts_.values()) >= 0.5
+    flagged = [shortcut_data.target_names[c] for c in shortcut.background_shortcuts_]
+    assert f"the model decides {flagged[0]} by what surrounds the object" in shortcut.report()
+    assert "Likely shortcut" in shortcut._repr_html_()
+    assert list(json.loads(shortcut.report("json"))["background_shortcuts"]) == flagged
     # ... and in the part importance: background matters far more to the shortcut model.
     background = shortcut.part_names_.index("background")
     assert shortcut.class_part_scores_[:, background].mean() > 3 * abs(plain.class_part_scores_[:, background].mean())

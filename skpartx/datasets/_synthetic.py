@@ -233,7 +233,9 @@ def make_part_shapes(
         int32 part ids (0 = background); ``target`` (n_samples,) int class labels;
         ``part_names`` tuple (``part_names[0] == "background"``); ``target_names``;
         ``rules`` dict class label → tuple of the part names that define the class;
-        ``present`` (n_samples, n_parts) bool, which parts each image shows.
+        ``present`` (n_samples, n_parts) bool, which parts each image shows;
+        ``spurious_classes`` tuple of the classes given the background cue (empty when
+        ``spurious == 0``).
 
     Examples
     --------
@@ -283,5 +285,6 @@ def make_part_shapes(
         target_names=names,
         rules={c: parts for c, (_, parts) in enumerate(CLASS_RULES[:n_classes])},
         present=visible,
+        spurious_classes=tuple(int(c) for c in shortcut_classes) if spurious > 0 else (),
         DESCR=make_part_shapes.__doc__.split("\n\n")[1],
     )
