@@ -14,12 +14,13 @@ import torch
 from sklearn import config_context
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
-from sklearn.model_selection import GridSearchCV
+from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.utils import estimator_checks as checks
 
 import skpartx
 from skpartx import GlobalRuleExplainer, PartAttributor, PartImages, PartLabelTransfer
+from skpartx.metrics import make_rule_scorer
 
 # Checks that inspect an estimator without feeding it data; they apply to every estimator.
 API_CHECKS = [
@@ -193,6 +194,23 @@ def test_grid_search_in_parallel_matches_serial(model, small_set):
     serial = GridSearchCV(small_pipeline(model), grid, cv=2, n_jobs=1).fit(X, y)
     parallel = GridSearchCV(small_pipeline(model), grid, cv=2, n_jobs=2).fit(X, y)
     np.testing.assert_allclose(parallel.cv_results_["mean_test_score"], serial.cv_results_["mean_test_score"])
+
+
+def test_randomized_search_over_all_three_steps_with_rule_scorers(model, small_set):
+    X, y = small_set
+    distributions = {
+        "partlabeltransfer__refine": [None, "guided"],
+        "partattributor__method": ["occlusion", "keep_one"],
+        "globalruleexplainer__max_rules": [1, 2, 3, 4],
+    }
+    scoring = {"fidelity": make_rule_scorer("fidelity"), "penalised": make_rule_scorer(complexity_penalty=0.01)}
+    search = RandomizedSearchCV(
+        small_pipeline(model), distributions, n_iter=3, cv=3, scoring=scoring, refit="penalised", random_state=0
+    ).fit(X, y)
+    fidelity, penalised = search.cv_results_["mean_test_fidelity"], search.cv_results_["mean_test_penalised"]
+    assert len(penalised) == 3 and np.isfinite(penalised).all()
+    assert (penalised < fidelity).all()  # every rule set has some length to pay for
+    assert search.best_score_ == penalised.max() and search.best_estimator_.score(X, y) > 0.7
 
 
 COUNT = {"forward": 0}
