@@ -141,7 +141,7 @@ class PartImages:
 
     @property
     def labelled(self):
-        return (self.masks != UNLABELLED).reshape(len(self), -1).any(axis=1)
+        return _per_image(self.masks, lambda block: (block != UNLABELLED).reshape(len(block), -1).any(axis=1), bool)
 
     @property
     def fully_labelled(self):
@@ -195,11 +195,25 @@ def channel_mean(images, batch_size=256):
     return (total / (len(images) * images.shape[2] * images.shape[3])).astype(np.float32)
 
 
+_BLOCK = 512  # masks per step of the per-image reductions: temporaries stay small for any N
+
+
+def _per_image(masks, reduce, dtype, width=()):
+    """``reduce`` applied to blocks of masks, so that no temporary spans all N masks."""
+    out = np.empty((len(masks), *width), dtype=dtype)
+    for start in range(0, len(masks), _BLOCK):
+        out[start : start + _BLOCK] = reduce(np.asarray(masks[start : start + _BLOCK]))
+    return out
+
+
 def part_presence(masks, n_parts):
     """Bool ``(N, n_parts)``: which part ids occur in each mask."""
-    masks = np.asarray(masks)
-    flat = masks.reshape(len(masks), -1)
-    present = np.zeros((len(masks), n_parts), dtype=bool)
-    rows, cols = np.nonzero(flat >= 0)
-    present[rows, flat[rows, cols]] = True
-    return present
+
+    def present_in(block):
+        flat = block.reshape(len(block), -1)
+        present = np.zeros((len(block), n_parts), dtype=bool)
+        rows, cols = np.nonzero(flat >= 0)
+        present[rows, flat[rows, cols]] = True
+        return present
+
+    return _per_image(masks, present_in, bool, (n_parts,))
