@@ -80,6 +80,17 @@ def rules_text(explainer, target):
     return "; ".join(str(rule) for rule in explainer.rules_for(target)) or "(no rule)"
 
 
+def summarise(prefix, name, data, explainer, share, fidelity):
+    """Print a model's rules and the lines that show (or rule out) the shortcut."""
+    print(explainer.report())
+    print(f"{prefix}fidelity on held-out images: {fidelity:.3f}")
+    print(f"{prefix}shortcut rules: {rules_text(explainer, SHORTCUT_CLASS)}")
+    print(f"{prefix}background in shortcut class rules: {background_in_rules(explainer, SHORTCUT_CLASS)}")
+    print(f"background share of flyer explanations, {name} model: {share:.2f}")
+    flagged = [data.target_names[c] for c in explainer.background_shortcuts_]
+    print(f"{prefix}classes flagged as decided by the background: {flagged or 'none'}")
+
+
 shortcut_rules, shortcut_share, shortcut_fidelity = explain(shortcut_data, shortcut_model)
 clean_rules, clean_share, clean_fidelity = explain(clean_data, clean_model)
 
@@ -93,23 +104,11 @@ clean_rules, clean_share, clean_fidelity = explain(clean_data, clean_model)
 # all the same: a class whose images are mostly explained with the background gets a
 # warning of its own (``background_shortcuts_``), besides the warning for a symbol that
 # explains at least half of the images of *every* class (``shortcuts_``).
-print(shortcut_rules.report())
-print(f"fidelity on held-out images: {shortcut_fidelity:.3f}")
-print(f"shortcut rules: {rules_text(shortcut_rules, SHORTCUT_CLASS)}")
-print(f"background in shortcut class rules: {background_in_rules(shortcut_rules, SHORTCUT_CLASS)}")
-print(f"background share of flyer explanations, shortcut model: {shortcut_share:.2f}")
-flagged = [shortcut_data.target_names[c] for c in shortcut_rules.background_shortcuts_]
-print(f"classes flagged as decided by the background: {flagged or 'none'}")
+summarise("", "shortcut", shortcut_data, shortcut_rules, shortcut_share, shortcut_fidelity)
 
 # %%
 # The model trained on clean data explains its flyers with the head and the wing.
-print(clean_rules.report())
-print(f"clean fidelity on held-out images: {clean_fidelity:.3f}")
-print(f"clean shortcut rules: {rules_text(clean_rules, SHORTCUT_CLASS)}")
-print(f"clean background in shortcut class rules: {background_in_rules(clean_rules, SHORTCUT_CLASS)}")
-print(f"background share of flyer explanations, clean model: {clean_share:.2f}")
-flagged = [clean_data.target_names[c] for c in clean_rules.background_shortcuts_]
-print(f"clean classes flagged as decided by the background: {flagged or 'none'}")
+summarise("clean ", "clean", clean_data, clean_rules, clean_share, clean_fidelity)
 
 # %%
 # What the explanation points at, a test confirms: shown flyers before backgrounds of

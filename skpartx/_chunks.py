@@ -30,11 +30,10 @@ class ChunkedRun:
     key : str
         Fingerprint of everything the result depends on.
     n_items, chunk_size : int
+        Validated by the estimator that starts the run.
     """
 
     def __init__(self, out_dir, kind, key, n_items, chunk_size):
-        if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1:
-            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}.")
         self.path = Path(out_dir) / f"{kind}-{key[:24]}"
         self.path.mkdir(parents=True, exist_ok=True)
         self.chunks = batch_slices(n_items, chunk_size)
@@ -52,10 +51,6 @@ class ChunkedRun:
 
     def done(self, k):
         return self._file(k).exists()
-
-    @property
-    def n_done(self):
-        return sum(self.done(k) for k in range(len(self.chunks)))
 
     def save(self, k, arrays, lists=None):
         """Store chunk ``k``: a dict of arrays and, optionally, a dict of JSON-able lists."""

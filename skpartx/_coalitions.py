@@ -258,6 +258,15 @@ class CoalitionEngine:
                 values[pos] = self._cache[image_idx[pos]][keys[pos]]
         return values
 
+    def memoise_full(self, logits):
+        """Record each image's value with all its parts kept from ``logits`` of the whole
+        images (e.g. the forward pass that chose the explained classes), so that no method
+        evaluates the full image again. It counts as one model evaluation per image."""
+        values = class_value(torch.as_tensor(logits), self.targets.cpu(), self.output).numpy()
+        for cache, key, value in zip(self._cache, self._keys(self.present), values):
+            cache[key] = float(value)
+        self.evaluations += 1
+
     def full_and_empty(self):
         """Values of every image with all its parts kept and with none kept."""
         n = len(self.images)

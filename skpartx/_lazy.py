@@ -66,9 +66,5 @@ class LazyImages:
             out[row] = self.source.read(int(position))
         return out if dtype is None else out.astype(dtype, copy=False)
 
-    def __iter__(self):
-        for position in self.index:
-            yield self.source.read(int(position))
-
     def __repr__(self):
         return f"LazyImages(shape={self.shape}, source={self.source!r})"

@@ -187,23 +187,22 @@ def as_part_images(X, name="X"):
     )
 
 
-def channel_mean(images, batch_size=256):
-    """Mean of each channel over all images, read a batch at a time (lazy images stay lazy)."""
-    total = np.zeros(images.shape[1], dtype=np.float64)
-    for start in range(0, len(images), batch_size):
-        total += np.asarray(images[start : start + batch_size], dtype=np.float64).sum(axis=(0, 2, 3))
-    return (total / (len(images) * images.shape[2] * images.shape[3])).astype(np.float32)
+_BLOCK = 512  # images or masks per step of the per-image reductions: temporaries stay small for any N
 
 
-_BLOCK = 512  # masks per step of the per-image reductions: temporaries stay small for any N
-
-
-def _per_image(masks, reduce, dtype, width=()):
-    """``reduce`` applied to blocks of masks, so that no temporary spans all N masks."""
-    out = np.empty((len(masks), *width), dtype=dtype)
-    for start in range(0, len(masks), _BLOCK):
-        out[start : start + _BLOCK] = reduce(np.asarray(masks[start : start + _BLOCK]))
+def _per_image(arrays, reduce, dtype, width=()):
+    """``reduce`` applied to blocks of ``arrays`` (masks or images, lazy ones read block by
+    block), so that no temporary spans all N of them."""
+    out = np.empty((len(arrays), *width), dtype=dtype)
+    for start in range(0, len(arrays), _BLOCK):
+        out[start : start + _BLOCK] = reduce(np.asarray(arrays[start : start + _BLOCK]))
     return out
+
+
+def channel_mean(images):
+    """Mean of each channel over all images, read a block at a time (lazy images stay lazy)."""
+    sums = _per_image(images, lambda block: block.sum(axis=(2, 3), dtype=np.float64), np.float64, images.shape[1:2])
+    return (sums.sum(axis=0) / (len(images) * images.shape[2] * images.shape[3])).astype(np.float32)
 
 
 def part_presence(masks, n_parts):

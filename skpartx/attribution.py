@@ -18,7 +18,7 @@ from ._coalitions import BASELINES, CoalitionEngine, class_value
 from ._features import auto_layers, check_layers
 from ._gradients import gradcam_part_scores, integrated_gradients_part_scores
 from ._msx import search_msx
-from ._part_images import as_part_images, channel_mean, check_images, part_presence
+from ._part_images import as_part_images, channel_mean, check_images
 from ._relations import part_relations, relation_names
 from ._progress import progress_bar
 from ._torch import TorchEstimatorMixin, batch_slices, check_module, prepare_module, resolve_device
@@ -452,10 +452,14 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
 
     def _attribute_chunk(self, X, target, seed):
         """Arrays (scores, values, targets, evaluations, array details) and lists (MSXs) of a chunk."""
-        target = self._targets(X, target)
+        logits = None
+        if target is None:
+            logits = predict_logits(self.model_, X, self.batch_size, self.device_)
+            target = logits.argmax(axis=1)
         engine = self._engine(X, target)
-        present = part_presence(X.masks, len(self.part_names_))
-        scores, details = _METHOD_FUNCTIONS[self.method](engine, present, self, np.random.RandomState(seed))
+        if logits is not None:
+            engine.memoise_full(logits)  # the pass that chose the classes gave the full-image values
+        scores, details = _METHOD_FUNCTIONS[self.method](engine, engine.present, self, np.random.RandomState(seed))
         full, empty = engine.full_and_empty()
         arrays = {"scores": scores, "full": full, "empty": empty, "targets": target, "evaluations": engine.evaluations}
         lists = {}

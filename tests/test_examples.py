@@ -88,4 +88,6 @@ def test_every_example_is_checked():
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
 def test_example_runs(path, capsys):
     runpy.run_path(str(path), run_name="__main__")
-    CHECKS[path.name](capsys.readouterr().out)
+    printed = capsys.readouterr().out
+    assert printed.strip(), f"{path.name} printed nothing"
+    CHECKS[path.name](printed)  # asserts what this example must have printed

@@ -136,7 +136,7 @@ def test_unfitted_and_bad_parameters():
 
 @parametrize_with_checks([GlobalRuleExplainer(), GlobalRuleExplainer(candidates="subsets", binarize="absolute")])
 def test_sklearn_compatible(estimator, check):
-    check(estimator)
+    check(estimator)  # each sklearn check asserts internally and raises on a violation
 
 
 # -- binarisation, relations, decision lists, reports, scorers --------------------------

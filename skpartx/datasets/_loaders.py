@@ -84,13 +84,17 @@ def _inside(root, relative, source):
     return path
 
 
+def _require_image_file(path):
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Image file not found: {path!r}.")
+
+
 def _read_image(path, size):
     """RGB pixels ``(3, H, W)`` uint8 resized bilinearly to ``size``, and the original ``(height, width)``.
 
     No EXIF rotation is applied: annotation coordinates refer to the stored pixels.
     """
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"Image file not found: {path!r}.")
+    _require_image_file(path)
     with Image.open(path) as image:
         image = image.convert("RGB")  # loads the pixels, so the file can close
     original = (image.height, image.width)
@@ -101,8 +105,7 @@ def _read_image(path, size):
 
 def _image_size(path):
     """``(height, width)`` of an image file, from its header only."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"Image file not found: {path!r}.")
+    _require_image_file(path)
     with Image.open(path) as image:
         return (image.height, image.width)
 
@@ -123,8 +126,7 @@ class ImageFiles:
 
     @staticmethod
     def _stamp(path):
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"Image file not found: {path!r}.")
+        _require_image_file(path)
         stat = os.stat(path)
         return (stat.st_size, stat.st_mtime_ns)
 
