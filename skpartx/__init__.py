@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 from ._lazy import LazyImages
 from ._part_images import PartImages
 from .attribution import LocalExplanation, PartAttributor
+from .counterfactual import PartCounterfactualExplainer
 from .models import predict_classes
 from .persistence import load, save
 from .rules import GlobalRuleExplainer, Rule
@@ -22,6 +23,7 @@ __all__ = [
     "PartLabelTransfer",
     "PartAttributor",
     "GlobalRuleExplainer",
+    "PartCounterfactualExplainer",
     "LocalExplanation",
     "Rule",
     "predict_classes",

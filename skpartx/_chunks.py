@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._torch import batch_slices
+from ._torch import batch_slices, prefetched
 
 _LISTS = "__lists__"
 
@@ -83,18 +83,27 @@ def json_lists(lists):
     return json.loads(json.dumps(lists, default=int))
 
 
-def iter_chunks(chunks, compute_chunk, run=None):
+def iter_chunks(chunks, compute_chunk, run=None, load=None):
     """Yield ``(chunk, (arrays, lists))`` for each chunk, through ``run`` when one is given.
 
-    ``compute_chunk(k, slice) -> (arrays, lists)``. With a :class:`ChunkedRun`, chunks
-    already on disk are loaded instead of computed, and new ones are saved as soon as
-    they complete. Nothing is kept between chunks, so callers can stream results to disk.
+    ``compute_chunk(k, data) -> (arrays, lists)``, where ``data`` is ``load(slice)`` or,
+    without ``load``, the chunk's slice. ``load`` runs in a background thread one chunk
+    ahead, so reading the next chunk's images overlaps with computing the current one.
+    With a :class:`ChunkedRun`, chunks already on disk are loaded instead of computed, and
+    new ones are saved as soon as they complete. Nothing is kept between chunks, so
+    callers can stream results to disk.
     """
+    todo = [k for k in range(len(chunks)) if run is None or not run.done(k)]
+    if load is None:
+        inputs = ((k, chunks[k]) for k in todo)
+    else:
+        inputs = prefetched(todo, lambda k: load(chunks[k]))
     for k, chunk in enumerate(chunks):
         if run is not None and run.done(k):
             result = run.load(k)
         else:
-            result = compute_chunk(k, chunk)
+            _, data = next(inputs)
+            result = compute_chunk(k, data)
             if run is not None:
                 run.save(k, *result)
         yield chunk, result

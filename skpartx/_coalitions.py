@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from ._part_images import part_presence
 from ._torch import (
     batch_slices,
+    call_model,
     default_batch_size,
     inference_context,
     is_out_of_memory,
@@ -32,6 +33,17 @@ def class_value(logits, targets, output):
     return torch.softmax(logits, dim=1).gather(1, targets[:, None])[:, 0]
 
 
+def check_targets(targets, n_classes):
+    """Raise a clear error unless every explained class is an output of the model."""
+    low, high = int(targets.min()), int(targets.max())
+    if low < 0 or high >= n_classes:
+        bad = low if low < 0 else high
+        raise ValueError(
+            f"target class {bad} is not an output of the model, which returns {n_classes} logits; give classes "
+            f"0..{n_classes - 1} (or target=None for each image's predicted class)."
+        )
+
+
 def _gaussian_blur(images, sigma):
     """Separable Gaussian blur with reflect padding, per channel."""
     radius = max(1, int(round(3 * sigma)))
@@ -48,6 +60,13 @@ def _gaussian_blur(images, sigma):
     out = F.conv2d(out, kernel.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
     out = F.pad(out, (0, 0, radius, radius), mode="reflect")
     return F.conv2d(out, kernel.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+
+
+def _check_finite(values, what):
+    """``values``, unless they hold NaN or infinite values: those would turn every score into NaN."""
+    if not bool(torch.isfinite(values).all()):
+        raise ValueError(f"{what} NaN or infinite values; a baseline must be an image (or colour) in [0, 1].")
+    return values
 
 
 def make_baseline(baseline, images, mean_image=None, blur_sigma=None):
@@ -75,8 +94,9 @@ def make_baseline(baseline, images, mean_image=None, blur_sigma=None):
         out = torch.as_tensor(baseline(images)).to(images)
         if out.shape != images.shape:
             raise ValueError(f"the baseline callable returned shape {tuple(out.shape)}, expected {tuple(images.shape)}.")
-        return out
+        return _check_finite(out, "the baseline callable returned")
     value = torch.as_tensor(np.asarray(baseline) if not torch.is_tensor(baseline) else baseline).to(images)
+    _check_finite(value, "the baseline holds")
     if value.ndim <= 1:
         if value.numel() not in (1, images.shape[1]):
             raise ValueError(f"a constant baseline needs 1 or {images.shape[1]} values, got {value.numel()}.")
@@ -170,12 +190,15 @@ class CoalitionEngine:
         return composite.contiguous(memory_format=torch.channels_last)
 
     def _forward(self, image_idx, keep):
-        logits = self.model(self._composites(image_idx, keep))
+        logits = call_model(self.model, self._composites(image_idx, keep), image_idx)
         if logits.ndim != 2 or logits.shape[0] != len(keep):
             raise ValueError(
                 f"the model must return logits of shape (batch, n_classes); for a batch of {len(keep)} "
                 f"composites it returned shape {tuple(logits.shape)}."
             )
+        if getattr(self, "_n_classes", None) != logits.shape[1]:  # all targets, checked once
+            check_targets(self.targets, logits.shape[1])
+            self._n_classes = logits.shape[1]
         return class_value(logits, self.targets[image_idx], self.output)
 
     def _run(self, image_idx, keep):
@@ -257,6 +280,22 @@ class CoalitionEngine:
             for pos in todo_pos:
                 values[pos] = self._cache[image_idx[pos]][keys[pos]]
         return values
+
+    def probabilities(self, image_idx, keep):
+        """Softmax over every class of the composites of the given requests, ``(M, n_classes)``.
+
+        Unlike :meth:`evaluate` this is not memoised and is not limited to the explained
+        class: it serves paths that must know whether the decision changed.
+        """
+        image_idx = torch.as_tensor(np.asarray(image_idx, dtype=np.int64), device=self.device)
+        keep = torch.as_tensor(np.asarray(keep, dtype=np.float32), device=self.device)
+        out = []
+        with inference_context(self.device):
+            for batch in batch_slices(len(keep), self.batch_size):
+                logits = call_model(self.model, self._composites(image_idx[batch], keep[batch]), image_idx[batch])
+                out.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
+        self.evaluations += np.bincount(image_idx.cpu().numpy(), minlength=len(self.evaluations))
+        return np.concatenate(out).astype(np.float64) if out else np.zeros((0, 0))
 
     def memoise_full(self, logits):
         """Record each image's value with all its parts kept from ``logits`` of the whole

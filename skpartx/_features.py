@@ -6,7 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._torch import batch_slices, default_batch_size, inference_context, to_device_images
+from ._torch import default_batch_size, inference_context, iter_image_batches, to_device_images
 
 MIN_GRID = 4
 MAX_AUTO_LAYERS = 4
@@ -146,15 +146,16 @@ def stack_blocks(blocks, size, normalize=True):
 
 
 def iter_feature_blocks(backbone, layers, images, device, batch_size=None, colour_weight=0.0):
-    """Yield ``(slice, blocks)`` for consecutive batches of ``images`` (numpy, N×C×H×W).
+    """Yield ``(slice, batch images, blocks)`` for consecutive batches of ``images``
+    (N×C×H×W: an array or ``LazyImages``, read one batch ahead).
 
     Each batch is computed in its own inference context, so the consumer's code between
     batches does not run in inference mode (a context held across ``yield`` would leak).
     """
-    for batch in batch_slices(len(images), default_batch_size(device, batch_size)):
+    for batch, batch_images in iter_image_batches(images, default_batch_size(device, batch_size), device):
         with inference_context(device):
-            blocks = feature_blocks(backbone, layers, to_device_images(images[batch], device), colour_weight)
-        yield batch, blocks
+            blocks = feature_blocks(backbone, layers, to_device_images(batch_images, device), colour_weight)
+        yield batch, batch_images, blocks
 
 
 def extract_features(backbone, layers, images, size, device, batch_size=None, colour_weight=0.0, normalize=True):
@@ -171,7 +172,7 @@ def extract_features(backbone, layers, images, size, device, batch_size=None, co
     """
     out = [
         stack_blocks(blocks, size, normalize).contiguous()
-        for _, blocks in iter_feature_blocks(backbone, layers, images, device, batch_size, colour_weight)
+        for _, _, blocks in iter_feature_blocks(backbone, layers, images, device, batch_size, colour_weight)
     ]
     return torch.cat(out) if out else torch.zeros(0)
 

@@ -94,3 +94,64 @@ def permutation_p_values(curves, strengths, n_permutations, rng):
     # A tolerance keeps ties (e.g. constant curves) from depending on rounding.
     extreme = np.abs(shuffled - centre) >= np.abs(observed[:, None] - centre) - 1e-12
     return (1 + extreme.sum(axis=1)) / (1 + n_permutations)
+
+
+@lru_cache(maxsize=32)
+def interaction_weights(q):
+    """Tensor ``W`` of shape ``(q, q, 2**q)`` with ``I = W @ v``: pairwise Shapley interaction indices
+    from the values ``v`` of all :func:`subset_matrix` coalitions.
+
+    ``I[i, j] = sum over S ⊆ N \\ {i, j} of |S|! (q-|S|-2)! / (q-1)! * (v(S+ij) - v(S+i) - v(S+j) + v(S))``
+    (Grabisch & Roubens). A coalition ``T`` enters pair ``(i, j)`` through ``S = T \\ {i, j}``,
+    with sign ``+`` when it holds both or neither of ``i`` and ``j`` and ``-`` otherwise.
+    The diagonal is zero.
+    """
+    subsets = subset_matrix(q)
+    sizes = subsets.sum(axis=1)
+    weight = np.array([factorial(s) * factorial(q - s - 2) / factorial(q - 1) for s in range(max(q - 1, 0))] + [0.0])
+    matrix = np.zeros((q, q, 2**q))
+    for i in range(q):
+        for j in range(i + 1, q):
+            sign = np.where(subsets[:, i] == subsets[:, j], 1.0, -1.0)
+            matrix[i, j] = matrix[j, i] = sign * weight[sizes - subsets[:, i] - subsets[:, j]]
+    matrix.setflags(write=False)
+    return matrix
+
+
+def exact_interactions(values):
+    """Pairwise Shapley interaction indices ``(..., q, q)`` from the values of all ``2**q`` coalitions."""
+    values = np.asarray(values, dtype=np.float64)
+    q = int(np.log2(values.shape[-1]))
+    if 2**q != values.shape[-1]:
+        raise ValueError("need the values of all 2**q coalitions")
+    return np.einsum("ijt,...t->...ij", interaction_weights(q), values)
+
+
+def interaction_samples(q, n_samples, rng):
+    """Coalitions for sampled interaction indices of every pair of ``q`` players.
+
+    For each pair and sample, ``S`` has a size drawn uniformly from ``0..q-2`` and is then
+    drawn uniformly among the subsets of that size of the other players, which is exactly
+    the distribution the interaction index weights ``S`` by. Returns ``pairs`` ``(n_pairs, 2)``
+    and ``coalitions`` ``(n_pairs, n_samples, 4, q)`` holding ``S``, ``S+i``, ``S+j``, ``S+ij``.
+    """
+    pairs = np.array([(i, j) for i in range(q) for j in range(i + 1, q)], dtype=np.int64).reshape(-1, 2)
+    coalitions = np.zeros((len(pairs), n_samples, 4, q), dtype=bool)
+    for p, (i, j) in enumerate(pairs):
+        others = np.array([k for k in range(q) if k not in (i, j)], dtype=np.int64)
+        for s in range(n_samples):
+            size = rng.randint(q - 1)
+            chosen = rng.choice(others, size=size, replace=False) if size else others[:0]
+            coalitions[p, s, :, chosen] = True
+            coalitions[p, s, 1, i] = coalitions[p, s, 3, i] = True
+            coalitions[p, s, 2, j] = coalitions[p, s, 3, j] = True
+    return pairs, coalitions
+
+
+def sampled_interactions(pairs, values, q):
+    """Interaction estimates ``(q, q)`` from the values ``(n_pairs, n_samples, 4)`` of
+    :func:`interaction_samples`' coalitions: the mean discrete second derivative."""
+    estimate = (values[..., 3] - values[..., 1] - values[..., 2] + values[..., 0]).mean(axis=1)
+    matrix = np.zeros((q, q))
+    matrix[pairs[:, 0], pairs[:, 1]] = matrix[pairs[:, 1], pairs[:, 0]] = estimate
+    return matrix

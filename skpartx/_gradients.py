@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from ._coalitions import class_value
 from ._features import gradcam_maps
-from ._torch import batch_slices
+from ._torch import batch_slices, call_model
 
 
 def pool_over_parts(pixel_scores, masks, n_parts, pooling):
@@ -49,7 +49,8 @@ def integrated_gradients_part_scores(engine, n_steps, pooling):
         with torch.inference_mode(False), torch.enable_grad():
             path = (base[None] + alphas.view(-1, 1, 1, 1, 1) * (x - base)[None]).flatten(0, 1)
             path = path.detach().clone().requires_grad_(True)
-            value = class_value(engine.model(path), targets.repeat(n_steps), engine.output)
+            logits = call_model(engine.model, path, np.arange(batch.start, batch.stop))
+            value = class_value(logits, targets.repeat(n_steps), engine.output)
             (grad,) = torch.autograd.grad(value.sum(), path)
         grad = grad.view(n_steps, len(x), *x.shape[1:]).mean(dim=0)
         pixel = ((x - base) * grad).sum(dim=1).detach()

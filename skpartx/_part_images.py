@@ -17,9 +17,20 @@ def check_images(images, name="images"):
     are copied to the CPU. The caller's array is never modified.
     """
     if torch.is_tensor(images):
+        if images.is_meta:
+            raise ValueError(
+                f"{name} is a tensor on the meta device, which holds no pixels; pass the images themselves "
+                "(a numpy array or a tensor on the CPU or a GPU)."
+            )
         images = images.detach().to("cpu")
         images = images.numpy() if images.dtype != torch.bfloat16 else images.float().numpy()
-    array = np.asarray(images)
+    try:
+        array = np.asarray(images)
+    except ValueError as exc:  # numpy's message on ragged input does not say what to do
+        raise ValueError(
+            f"{name} must be one array of shape (N, C, H, W), but its images have different shapes; resize "
+            "them to one size first (the loaders of skpartx.datasets take an image_size)."
+        ) from exc
     if array.ndim != 4:
         hint = " Add a batch axis for a single image." if array.ndim == 3 else ""
         raise ValueError(f"{name} must have shape (N, C, H, W), got an array of shape {array.shape}.{hint}")
@@ -34,8 +45,13 @@ def check_images(images, name="images"):
         raise TypeError(f"{name} must be a numeric array, got dtype {array.dtype}.")
     array = np.asarray(array, dtype=np.float32)
     if array.size:
-        if not np.isfinite(array).all():
-            raise ValueError(f"{name} contains NaN or infinite values.")
+        finite = np.isfinite(array).reshape(len(array), -1).all(axis=1)
+        if not finite.all():
+            bad = np.flatnonzero(~finite)
+            raise ValueError(
+                f"{name} contains NaN or infinite values (in {len(bad)} image(s), e.g. index {int(bad[0])}); "
+                "drop those images or replace the values, e.g. with np.nan_to_num."
+            )
         low, high = float(array.min()), float(array.max())
         if low < 0.0 or high > 1.0:
             raise ValueError(
@@ -48,20 +64,33 @@ def check_images(images, name="images"):
 def _check_masks(masks, n_images, spatial):
     if torch.is_tensor(masks):
         masks = masks.detach().to("cpu").numpy()
-    masks = np.asarray(masks)
+    if not isinstance(masks, np.memmap):
+        masks = np.asarray(masks)
     if masks.dtype == bool or not np.issubdtype(masks.dtype, np.integer):
         raise TypeError(f"masks must be an integer array of part ids, got dtype {masks.dtype}.")
     if masks.shape != (n_images, *spatial):
         raise ValueError(
             f"masks must have shape (N, H, W) = {(n_images, *spatial)} to match the images, got {masks.shape}."
         )
-    if masks.size and masks.min() < UNLABELLED:
-        raise ValueError(f"masks hold part ids >= 0 and -1 for unlabelled pixels; found {masks.min()}.")
+    low = _mask_range(masks)[0]
+    if low < UNLABELLED:
+        raise ValueError(f"masks hold part ids >= 0 and -1 for unlabelled pixels; found {low}.")
+    if isinstance(masks, np.memmap):
+        return masks  # stays on disk: read a block at a time, never copied whole
     return np.asarray(masks, dtype=np.int32)
 
 
+def _mask_range(masks):
+    """Smallest and largest id in ``masks``, a block at a time; ``(0, -1)`` for no pixel."""
+    if not masks.size:
+        return 0, -1
+    ranges = _per_image(masks, lambda block: np.stack([block.min(axis=(1, 2)), block.max(axis=(1, 2))], 1),
+                        np.int64, (2,))
+    return int(ranges[:, 0].min()), int(ranges[:, 1].max())
+
+
 def _default_part_names(masks):
-    n_parts = int(masks.max()) + 1 if masks.size and masks.max() >= 0 else 1
+    n_parts = max(_mask_range(masks)[1] + 1, 1)
     return ("background",) + tuple(f"part_{i}" for i in range(1, n_parts))
 
 
@@ -73,11 +102,12 @@ class PartImages:
     images : array-like, torch.Tensor or LazyImages of shape (N, C, H, W)
         Float images in [0, 1], or ``uint8`` images (scaled by 1/255). Normalisation
         belongs inside the model. :class:`~skpartx.LazyImages` (what the loaders of
-        :mod:`skpartx.datasets` return) are kept as they are and read batch by batch.
+        :mod:`skpartx.datasets` return) and NumPy memmaps (e.g.
+        ``np.load("images.npy", mmap_mode="r")``) are read batch by batch, never whole.
     masks : array-like of shape (N, H, W), default=None
         Integer part ids: 0 is background, ``1..P-1`` are parts, -1 marks unlabelled
         pixels. An image whose mask is all -1 is unlabelled. ``None`` means no image
-        is labelled.
+        is labelled. A NumPy memmap stays on disk (validated a block at a time).
     part_names : sequence of str, default=None
         ``part_names[i]`` names part id ``i``; ``part_names[0]`` is the background.
         Defaults to ``("background", "part_1", ...)`` up to the largest id in ``masks``.
@@ -102,6 +132,8 @@ class PartImages:
     """
 
     def __init__(self, images, masks=None, part_names=None):
+        if isinstance(images, np.memmap):
+            images = LazyImages(images)  # read from disk batch by batch
         self.images = images if isinstance(images, LazyImages) else check_images(images)
         n, spatial = len(self.images), self.images.shape[2:]
         if masks is None:
@@ -117,10 +149,11 @@ class PartImages:
             raise ValueError("part_names must name at least the background (id 0).")
         duplicates = sorted({p for p in self.part_names if self.part_names.count(p) > 1})
         if duplicates:
-            raise ValueError(f"part_names must be unique; repeated: {duplicates}.")
-        if self.masks.size and self.masks.max() >= len(self.part_names):
+            raise ValueError(f"part_names must be unique; repeated: {duplicates}. Give each part id its own name.")
+        largest = _mask_range(self.masks)[1]
+        if largest >= len(self.part_names):
             raise ValueError(
-                f"masks contain part id {int(self.masks.max())}, but part_names names only ids "
+                f"masks contain part id {largest}, but part_names names only ids "
                 f"0..{len(self.part_names) - 1}; add the missing names to part_names."
             )
 
@@ -146,7 +179,7 @@ class PartImages:
     @property
     def fully_labelled(self):
         """Whether every pixel of every image carries a part id."""
-        return bool((self.masks != UNLABELLED).all())
+        return bool(_mask_range(self.masks)[0] > UNLABELLED) if self.masks.size else True
 
     def __len__(self):
         return len(self.images)
@@ -160,6 +193,8 @@ class PartImages:
             index = slice(index, index + 1 if index != -1 else None)
         elif not isinstance(index, slice):
             index = np.asarray(index)
+            if index.size == 0 and index.dtype != bool:
+                index = index.astype(np.intp)  # ``X[[]]`` selects no image, as in numpy
             if index.dtype != bool and not np.issubdtype(index.dtype, np.integer):
                 raise IndexError("PartImages can be indexed by an int, a slice, an int array or a boolean mask.")
         return self._from_validated(self.images[index], self.masks[index], self.part_names)

@@ -3,6 +3,7 @@
 import contextlib
 import copy
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -38,8 +39,14 @@ def prepare_module(module, device):
     explaining a model never changes its device or its training flag.
     """
     params = list(module.parameters()) + list(module.buffers())
+    if any(p.is_meta for p in params):
+        raise ValueError(
+            f"the {type(module).__name__} has weights on the meta device, which hold no values; materialise it "
+            "first, e.g. model.to_empty(device='cpu') then model.load_state_dict(weights)."
+        )
     on_device = all(p.device == device for p in params)
-    if on_device and not module.training:
+    # A submodule left in train mode (dropout, batch norm) would change the answers too.
+    if on_device and not any(m.training for m in module.modules()):
         return module
     prepared = copy.deepcopy(module).to(device)
     try:
@@ -79,6 +86,49 @@ def to_device_images(images, device):
     return tensor.contiguous(memory_format=torch.channels_last)
 
 
+def read_batch(images, device):
+    """Images ``images`` (a slice of an array, tensor or ``LazyImages``) read into host memory,
+    pinned when they go to a CUDA device so that the copy to it can run asynchronously."""
+    if torch.is_tensor(images):
+        return images
+    array = np.asarray(images, dtype=np.float32)
+    if device.type != "cuda":
+        return array
+    if not array.flags.writeable:
+        array = array.copy()
+    return torch.from_numpy(array).pin_memory()
+
+
+def prefetched(items, load):
+    """Yield ``(item, load(item))`` for each item, loading the next item in a background
+    thread while the caller works on the current one.
+
+    Reading images from disk (decoding files, paging in a memmap) then overlaps with the
+    model's compute, as a ``DataLoader`` with a worker and pinned memory would. In-memory
+    NumPy arrays need no reading, so for them ``load`` runs inline.
+    """
+    items = list(items)
+    if not items:
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="skpartx-prefetch") as pool:
+        pending = pool.submit(load, items[0])
+        for position, item in enumerate(items):
+            loaded = pending.result()
+            if position + 1 < len(items):
+                pending = pool.submit(load, items[position + 1])
+            yield item, loaded
+
+
+def iter_image_batches(images, batch_size, device):
+    """Yield ``(slice, batch)`` over ``images``, each batch read (and pinned on CUDA) ahead of use."""
+    slices = batch_slices(len(images), batch_size)
+    if isinstance(images, np.ndarray) and device.type != "cuda":
+        for batch in slices:  # already in memory: a view is all a batch needs
+            yield batch, images[batch]
+        return
+    yield from prefetched(slices, lambda batch: read_batch(images[batch], device))
+
+
 def default_batch_size(device, batch_size):
     """The user's batch size, or a device-dependent default."""
     if batch_size is not None:
@@ -94,6 +144,57 @@ def batch_slices(n, batch_size):
 def is_out_of_memory(exc):
     """Whether ``exc`` is an accelerator out-of-memory error."""
     return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
+
+
+class ModelCallError(RuntimeError):
+    """The model raised on a batch; the message names the images of that batch.
+
+    Parameters
+    ----------
+    indices : array-like of int
+        Positions of the batch's images (in the caller's images, once shifted by
+        :meth:`shifted`).
+    cause : BaseException
+        What the model raised (also the ``__cause__``).
+    """
+
+    def __init__(self, indices, cause):
+        if torch.is_tensor(indices):
+            indices = indices.cpu().numpy()
+        self.indices = np.unique(np.asarray(indices, dtype=np.int64))
+        self.cause = cause
+        shown = ", ".join(str(i) for i in self.indices[:10]) + (", ..." if len(self.indices) > 10 else "")
+        super().__init__(
+            f"the model raised {type(cause).__name__} on a batch of image(s) {shown}: {cause}. Fix the model or "
+            "leave those images out; a PartAttributor with out_dir set keeps the chunks it finished and, rerun, "
+            "computes only the missing ones."
+        )
+
+    def shifted(self, offset):
+        """The same error with image positions moved by ``offset`` (a chunk's start)."""
+        return ModelCallError(self.indices + offset, self.cause)
+
+    def __reduce__(self):  # picklable, e.g. across Dask workers
+        return ModelCallError, (self.indices, self.cause)
+
+
+def call_model(model, inputs, indices):
+    """``model(inputs)``, its output checked to be a tensor; a failure names the images ``indices``.
+
+    Out-of-memory errors pass through unchanged: the callers retry those with smaller batches.
+    """
+    try:
+        output = model(inputs)
+    except Exception as exc:
+        if is_out_of_memory(exc):
+            raise
+        raise ModelCallError(indices, exc) from exc
+    if not torch.is_tensor(output):
+        raise TypeError(
+            f"the model must return a tensor of logits (batch, n_classes), got {type(output).__name__}; wrap it "
+            "in a module whose forward returns the logits alone (e.g. output[0] or output.logits)."
+        )
+    return output
 
 
 class TorchEstimatorMixin:

@@ -18,10 +18,18 @@ from ._coalitions import BASELINES, CoalitionEngine, class_value
 from ._features import auto_layers, check_layers
 from ._gradients import gradcam_part_scores, integrated_gradients_part_scores
 from ._msx import search_msx
-from ._part_images import as_part_images, channel_mean, check_images
+from ._part_images import PartImages, as_part_images, channel_mean, check_images
 from ._relations import part_relations, relation_names
 from ._progress import progress_bar
-from ._torch import TorchEstimatorMixin, batch_slices, check_module, prepare_module, resolve_device
+from ._torch import (
+    ModelCallError,
+    TorchEstimatorMixin,
+    batch_slices,
+    check_module,
+    prepare_module,
+    read_batch,
+    resolve_device,
+)
 from .models import predict_logits
 
 METHODS = ("shapley", "msx", "occlusion", "keep_one", "property_gradient", "gradcam", "integrated_gradients")
@@ -424,6 +432,8 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         if target is None:
             return None
         target = np.asarray(target, dtype=np.int64).reshape(-1)
+        if target.size and target.min() < 0:
+            raise ValueError(f"target holds class {int(target.min())}; classes are the model's output indices 0, 1, ...")
         if target.size == 1:
             target = np.repeat(target, n_images)
         if len(target) != n_images:
@@ -492,8 +502,18 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
             key = estimator_fingerprint(self, self.mean_colour_, self.part_names_, self.layer_, X, target)
             run = ChunkedRun(self.out_dir, "attribution", key, len(X), int(self.chunk_size))
 
-        def compute(k, chunk):
-            return self._attribute_chunk(X[chunk], None if target is None else target[chunk], seeds[k])
+        def load(chunk):  # the chunk's pixels read once, ahead of use, for the class pass and the engine
+            part = X[chunk]
+            return chunk, PartImages._from_validated(
+                read_batch(part.images, self.device_), np.asarray(part.masks), part.part_names
+            )
+
+        def compute(k, loaded):
+            chunk, part = loaded
+            try:
+                return self._attribute_chunk(part, None if target is None else target[chunk], seeds[k])
+            except ModelCallError as exc:  # name the images by their position in X, not in the chunk
+                raise exc.shifted(chunk.start) from exc.cause
 
         if not chunks:
             empty = np.zeros(0)
@@ -501,7 +521,7 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
                     "targets": empty.astype(np.int64), "evaluations": empty.astype(np.int64)}
         with progress_bar(self.verbose, len(X), f"{self.method} attribution", unit="image") as bar:
             results = []
-            for chunk, result in iter_chunks(chunks, compute, run):
+            for chunk, result in iter_chunks(chunks, compute, run, load):
                 results.append(result)
                 bar.update(chunk.stop - chunk.start)
         arrays, details = concatenate_chunks(results)

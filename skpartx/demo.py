@@ -12,6 +12,7 @@ from sklearn.pipeline import make_pipeline
 from . import __version__
 from ._part_images import UNLABELLED, PartImages
 from .attribution import PartAttributor
+from .counterfactual import PartCounterfactualExplainer, misclassification_report
 from .datasets import make_part_shapes
 from .metrics import iou_per_part, mean_iou
 from .models import SmallCNN, predict_classes, train_classifier
@@ -186,6 +187,20 @@ def run_demo(out_dir="skpartx-demo", cache_dir="default", verbose=True, print_fn
         f"rule coverage (held-out)           {coverage:.3f}",
     ]
     if out_dir is not None:
+        # Why the model errs on held-out images: counterfactuals from its correct held-out images.
+        counterfactuals = PartCounterfactualExplainer(model, random_state=s["random_state"], verbose=verbose)
+        counterfactuals.fit(X_test_filled, data.target[test])
+        misclassifications = misclassification_report(
+            X_test_filled, data.target[test], y_model[test], scores_test, counterfactuals, data.target_names
+        )
+        t = lap("misclassification report", t)
+        found = [c for examples in misclassifications.examples.values() for c in examples]
+        if found:
+            lines.append(
+                f"misclassified held-out images      {int(misclassifications.table['images'].sum())}; counterfactuals "
+                f"flip {np.mean([c.flipped for c in found]):.0%} of {len(found)} examples with "
+                f"{np.mean([c.n_swapped for c in found]):.1f} swapped parts on average"
+            )
         summary.update({f"IoU {name}": float(v) for name, v in zip(data.part_names, part_iou)})
         planted = "; ".join(f"{data.target_names[c]} = {' ∧ '.join(p)}" for c, p in data.rules.items())
         report_path = write_report_folder(
@@ -199,6 +214,7 @@ def run_demo(out_dir="skpartx-demo", cache_dir="default", verbose=True, print_fn
             notes=[f"Planted class rules: {planted}"],
             true_masks=data.masks[test],
             target_names=data.target_names,
+            misclassifications=misclassifications,
         )
         t = lap("report", t)
         lines.append(f"report: {report_path}")

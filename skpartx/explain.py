@@ -3,6 +3,7 @@
 import importlib
 import logging
 import os
+import pickle
 import sys
 import warnings
 
@@ -61,7 +62,15 @@ def load_model(spec, weights=None):
     else:
         raise ValueError(f"--model {spec!r} is neither a TorchScript file nor 'module:factory'.")
     if weights is not None:
-        model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        try:
+            state = torch.load(weights, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as exc:
+            raise ValueError(
+                f"{weights} is not a plain state dict: it refers to objects that loading would have to run code "
+                "for, which skpartx refuses (weights are read with torch.load(weights_only=True)). Save the weights "
+                "with torch.save(model.state_dict(), path)."
+            ) from exc
+        model.load_state_dict(state)
     try:
         return model.eval()
     except NotImplementedError:  # exported programs are evaluated as exported

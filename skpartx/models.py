@@ -8,9 +8,12 @@ from torch import nn
 from ._part_images import PartImages, check_images
 from ._torch import (
     batch_slices,
+    call_model,
     check_module,
     default_batch_size,
     inference_context,
+    is_out_of_memory,
+    iter_image_batches,
     logger,
     prepare_module,
     resolve_device,
@@ -136,6 +139,22 @@ def train_classifier(
     return model.eval().to("cpu")
 
 
+def _logits_halving(module, images, start):
+    """``module(images)`` for the images at positions ``start, start + 1, ...``; a batch that
+    runs out of memory is split in two and each half retried, so no image is lost."""
+    try:
+        return call_model(module, images, np.arange(start, start + len(images)))
+    except RuntimeError as exc:
+        if not is_out_of_memory(exc) or len(images) == 1:
+            raise
+    half = len(images) // 2
+    logger.warning("out of memory on a batch of %d images; retrying it in two halves", len(images))
+    if images.is_cuda:
+        torch.cuda.empty_cache()
+    first, second = _logits_halving(module, images[:half], start), _logits_halving(module, images[half:], start + half)
+    return torch.cat([first, second])
+
+
 def predict_logits(model, X, batch_size=None, device="auto"):
     """Logits of ``model`` on images, batched, as a float32 numpy array ``(N, n_classes)``."""
     check_module(model, "model")
@@ -144,8 +163,8 @@ def predict_logits(model, X, batch_size=None, device="auto"):
     module = prepare_module(model, device)
     outputs = []
     with inference_context(device):
-        for batch in batch_slices(len(array), default_batch_size(device, batch_size)):
-            logits = module(to_device_images(array[batch], device))
+        for batch, images in iter_image_batches(array, default_batch_size(device, batch_size), device):
+            logits = _logits_halving(module, to_device_images(images, device), batch.start)
             if logits.ndim != 2 or logits.shape[0] != batch.stop - batch.start:
                 raise ValueError(
                     f"the model must return logits of shape (batch, n_classes); for a batch of "
@@ -174,4 +193,7 @@ def predict_classes(model, X, batch_size=None, device="auto"):
     -------
     y : ndarray of shape (N,), int64
     """
-    return predict_logits(model, X, batch_size=batch_size, device=device).argmax(axis=1).astype(np.int64)
+    logits = predict_logits(model, X, batch_size=batch_size, device=device)
+    if not len(logits):  # no image: no decision (argmax of an empty row would raise)
+        return np.zeros(0, dtype=np.int64)
+    return logits.argmax(axis=1).astype(np.int64)

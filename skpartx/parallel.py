@@ -20,13 +20,16 @@ import pandas as pd
 from sklearn.utils._set_output import _get_output_config
 
 from ._part_images import PartImages, as_part_images
-from ._torch import batch_slices
+from ._torch import ModelCallError, batch_slices
 from .attribution import PartAttributor
 from .transfer import PartLabelTransfer
 
 
-def _attribution_chunk(attributor, X, seed):
-    return attributor._attribute_chunk(X, None, seed)[0]["scores"]
+def _attribution_chunk(attributor, X, seed, start=0):
+    try:
+        return attributor._attribute_chunk(X, None, seed)[0]["scores"]
+    except ModelCallError as exc:  # name the images by their position in the whole X
+        raise exc.shifted(start) from exc.cause
 
 
 def _transfer_chunk(transfer, X):
@@ -84,7 +87,9 @@ def transform_on_cluster(estimator, X, client=None, chunk_size=None):
     if isinstance(estimator, PartAttributor):
         X = estimator._check_X(X)
         chunks, seeds = estimator._chunk_plan(len(X))
-        futures = [client.submit(_attribution_chunk, remote, X[c], seed, pure=False) for c, seed in zip(chunks, seeds)]
+        futures = [
+            client.submit(_attribution_chunk, remote, X[c], seed, c.start, pure=False) for c, seed in zip(chunks, seeds)
+        ]
         parts = client.gather(futures)
         scores = np.concatenate(parts) if parts else np.zeros((0, len(estimator.part_names_)))
         scores = estimator._with_relations(X, scores)

@@ -299,3 +299,107 @@ def plot_local_explanation(image, mask, explanation, part_names, max_msx=3, base
         ax.set_yticks([])
     fig.tight_layout()
     return fig
+
+
+def plot_interactions(graph, target, ax=None, min_strength=None):
+    """A class's part interaction graph: parts on a circle, edges for interacting pairs.
+
+    Nodes are sized by the part's mean |Shapley value| for the class and filled by its
+    sign (blue: for the class, red: against it); edges are drawn for pairs whose mean
+    interaction index exceeds ``min_strength`` in absolute value, as thick as the index,
+    green for synergy (> 0) and orange for redundancy (< 0).
+
+    Parameters
+    ----------
+    graph : skpartx.interactions.InteractionGraph
+    target : class
+        One of ``graph.classes``.
+    ax : matplotlib Axes, default=None
+    min_strength : float, default=None
+        Edges weaker than this are left out; default 15% of the strongest edge.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    plt = _pyplot()
+    from matplotlib.lines import Line2D
+
+    row = graph._row(target)
+    importance, matrix = graph.importance[row], graph.interactions[row]
+    names = graph.part_names
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.2, 5.2))
+    else:
+        fig = ax.figure
+    angles = np.pi / 2 - 2 * np.pi * np.arange(len(names)) / len(names)
+    xy = np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    strongest = np.abs(matrix).max()
+    if min_strength is None:
+        min_strength = 0.15 * strongest
+    for a, b, value in graph.edges(target, min_strength):
+        i, j = names.index(a), names.index(b)
+        ax.plot(*xy[[i, j]].T, color="tab:green" if value > 0 else "tab:orange",
+                linewidth=0.5 + 6 * abs(value) / (strongest or 1.0), alpha=0.8, zorder=1)
+    size = 60 + 1400 * np.abs(importance) / (np.abs(importance).max() or 1.0)
+    ax.scatter(*xy.T, s=size, c=np.where(importance >= 0, "#4c78a8", "#e45756"), edgecolors="k", zorder=2)
+    for (x, y), name in zip(xy, names):
+        ax.annotate(name, (1.22 * x, 1.22 * y), ha="center", va="center", fontsize=9)
+    ax.set_xlim(-1.5, 1.5)
+    ax.set_ylim(-1.5, 1.5)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(f"Part interactions: {graph.class_labels[row]} ({int(graph.counts[row])} images)", fontsize=10)
+    handles = [Line2D([], [], color="tab:green", lw=3, label="synergy"),
+               Line2D([], [], color="tab:orange", lw=3, label="redundancy")]
+    ax.legend(handles=handles, loc="lower center", ncol=2, frameon=False, fontsize=8, bbox_to_anchor=(0.5, -0.08))
+    return fig
+
+
+def plot_counterfactual(counterfactual, part_names, target_names=None):
+    """A part-swap counterfactual: the image, the donor, the counterfactual and the path.
+
+    The counterfactual's swapped parts are outlined; the last panel follows the
+    probability of the desired and of the original class as the parts are swapped in, in
+    order, with the swap that changed the decision marked.
+
+    Parameters
+    ----------
+    counterfactual : skpartx.counterfactual.PartCounterfactual
+    part_names : sequence of str
+    target_names : sequence of str, default=None
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    plt = _pyplot()
+    label = (lambda c: str(target_names[c])) if target_names is not None else (lambda c: f"class {c}")
+    cf = counterfactual
+    fig, axes = plt.subplots(1, 4, figsize=(13, 3.3), gridspec_kw={"width_ratios": [1, 1, 1, 1.6]})
+    swapped = np.isin(cf.query_mask, [list(part_names).index(name) for name in cf.swapped])
+    panels = (
+        (cf.query_image, f"image: {label(cf.original_class)}"),
+        (cf.donor_image, f"donor: {label(cf.desired_class)}"),
+        (cf.image, f"counterfactual: {label(cf.desired_class) if cf.flipped else 'not flipped'}"),
+    )
+    for ax, (image, title) in zip(axes, panels):
+        picture = np.asarray(image).transpose(1, 2, 0)
+        ax.imshow(np.repeat(picture, 3, axis=-1) if picture.shape[-1] == 1 else picture)
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if swapped.any():
+        axes[2].contour(swapped, levels=[0.5], colors="yellow", linewidths=1.2)
+    steps = np.arange(len(cf.path))
+    axes[3].plot(steps, cf.path, "o-", color="#4c78a8", label=label(cf.desired_class))
+    axes[3].plot(steps, cf.original_path, "s--", color="#e45756", label=label(cf.original_class))
+    if cf.flipped:
+        axes[3].axvline(cf.n_swapped, color="k", linestyle=":", linewidth=1)
+    axes[3].set_xticks(steps, ["none"] + [f"+{name}" for name in cf.order], rotation=40, ha="right", fontsize=8)
+    axes[3].set_ylim(-0.02, 1.02)
+    axes[3].set_ylabel("probability")
+    axes[3].set_title("swapping parts in, most decisive first", fontsize=9)
+    axes[3].legend(fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig

@@ -17,7 +17,7 @@ img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
 """
 
 
-def write_html_report(path, title, summary, explainer, figures=(), notes=()):
+def write_html_report(path, title, summary, explainer, figures=(), notes=(), sections=()):
     """Write an HTML page with a summary table, the rules per class and figures.
 
     Parameters
@@ -32,6 +32,9 @@ def write_html_report(path, title, summary, explainer, figures=(), notes=()):
         PNG files, referenced relative to the report's folder.
     notes : sequence of str
         Paragraphs shown under the title.
+    sections : sequence of (heading, HTML fragment, figures)
+        Further sections after the rules; the fragments must already be escaped, the
+        figures are (caption, file name) pairs.
 
     Returns
     -------
@@ -46,13 +49,12 @@ def write_html_report(path, title, summary, explainer, figures=(), notes=()):
     parts.append(explainer._repr_html_())
     parts.append("<h3>Full report</h3>")
     parts.append(f"<pre>{html.escape(explainer.report())}</pre>")
+    for heading, fragment, section_figures in sections:
+        parts.append(f"<h2>{html.escape(heading)}</h2>{fragment}")
+        parts += [_figure(caption, file_name) for caption, file_name in section_figures]
     if figures:
         parts.append("<h2>Figures</h2>")
-    for caption, file_name in figures:
-        parts.append(
-            f"<figure><img src='{html.escape(file_name, quote=True)}' alt='{html.escape(caption, quote=True)}'>"
-            f"<figcaption>{html.escape(caption)}</figcaption></figure>"
-        )
+    parts += [_figure(caption, file_name) for caption, file_name in figures]
     parts.append("</body></html>")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w", encoding="utf-8") as handle:
@@ -60,8 +62,16 @@ def write_html_report(path, title, summary, explainer, figures=(), notes=()):
     return path
 
 
+def _figure(caption, file_name):
+    return (
+        f"<figure><img src='{html.escape(file_name, quote=True)}' alt='{html.escape(caption, quote=True)}'>"
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
+
+
 def write_report_folder(
-    out_dir, title, X, scores, decisions, rules, summary, notes=(), true_masks=None, target_names=None, n_examples=6
+    out_dir, title, X, scores, decisions, rules, summary, notes=(), true_masks=None, target_names=None, n_examples=6,
+    misclassifications=None,
 ):
     """Write a complete explanation report: ``report.html``, figures, ``rules.md``, ``rules.json``.
 
@@ -87,6 +97,10 @@ def write_report_folder(
         Class names for figure titles.
     n_examples : int, default=6
         Images per rule-example figure.
+    misclassifications : MisclassificationReport, optional
+        From :func:`skpartx.counterfactual.misclassification_report`: a section with the
+        parts driving each confusion and a figure per example counterfactual (the first
+        of each of up to four confusions).
 
     Returns
     -------
@@ -100,10 +114,10 @@ def write_report_folder(
     os.makedirs(out_dir, exist_ok=True)
     figures = []
 
-    def save(fig, name, caption):
+    def save(fig, name, caption, into=figures):
         fig.savefig(os.path.join(out_dir, name), dpi=100)
         plt.close(fig)  # only the figures made here: the caller's stay open
-        figures.append((caption, name))
+        into.append((caption, name))
 
     n_show = min(8, len(X))
     decisions = np.asarray(decisions)
@@ -123,8 +137,20 @@ def write_report_folder(
             safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in label)
             fig = rules.plot_rule_examples(X, scores, class_rules[0], n_images=n_examples)
             save(fig, f"examples_{safe}.png", f"Images covered by the first rule of {label}")
+    sections = []
+    if misclassifications is not None:
+        section_figures = []
+        if len(misclassifications.table):
+            save(misclassifications.plot(), "confusion_parts.png", "Mean part score for the wrong class, per confusion",
+                 section_figures)
+        for k, found in enumerate(list(misclassifications.examples.values())[:4]):
+            if found:
+                caption = f"Counterfactual of image {found[0].index}: swapped {', '.join(found[0].swapped) or 'nothing'}"
+                save(found[0].plot(X.part_names, target_names), f"counterfactual_{k}.png", caption, section_figures)
+        fragment = misclassifications.to_html() if len(misclassifications.table) else "<p>No misclassified image.</p>"
+        sections.append(("Misclassifications", fragment, section_figures))
     for format, name in (("markdown", "rules.md"), ("json", "rules.json")):
         with open(os.path.join(out_dir, name), "w", encoding="utf-8") as handle:
             handle.write(rules.report(format))
     notes = list(notes) + ["The rules as Markdown and JSON: rules.md, rules.json."]
-    return write_html_report(os.path.join(out_dir, "report.html"), title, summary, rules, figures, notes)
+    return write_html_report(os.path.join(out_dir, "report.html"), title, summary, rules, figures, notes, sections)

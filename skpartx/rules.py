@@ -2,6 +2,7 @@
 
 import html
 import json
+import warnings
 from dataclasses import asdict, dataclass
 from numbers import Integral, Real
 
@@ -509,8 +510,21 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
         return prediction
 
     def score(self, F, y, sample_weight=None):
-        """Fidelity: the share of images on which the rules reproduce the model's decision ``y``."""
-        return accuracy_score(y, self.predict(F), sample_weight=sample_weight)
+        """Fidelity: the share of images on which the rules reproduce the model's decision ``y``.
+
+        Classes of ``y`` the rules were not fitted on can never be reproduced; a warning
+        names them.
+        """
+        predicted = self.predict(F)
+        unseen = np.setdiff1d(np.unique(np.asarray(y)), self.classes_).tolist()
+        if unseen:
+            warnings.warn(
+                f"y holds class(es) {unseen} that the rules were not fitted on, so they count as errors; fit on "
+                "images of every class the model decides.",
+                UserWarning,
+                stacklevel=2,
+            )
+        return accuracy_score(y, predicted, sample_weight=sample_weight)
 
     def coverage(self, F, y):
         """Share of images on which a rule of the model's decided class ``y`` fires."""

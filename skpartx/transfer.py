@@ -1,6 +1,7 @@
 """Transfer part labels from a few labelled images to every image."""
 
 import os
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -26,7 +27,7 @@ from ._features import (
     stack_blocks,
 )
 from ._matchers import HoughMatcher, KNNMatcher, ProbeClassifier, drop_small_parts, sample_pixels
-from ._part_images import UNLABELLED, PartImages, as_part_images
+from ._part_images import UNLABELLED, PartImages, as_part_images, part_presence
 from ._progress import progress_bar
 from ._refine import guided_filter
 from ._torch import (
@@ -41,6 +42,37 @@ from .metrics import iou_per_part, mean_iou
 
 METHODS = ("probe", "knn", "hpf")
 PROBE_MAX_SIZE = 128
+
+
+def _check_fit_labels(X, y):
+    """Check ``y`` against ``X`` and warn about what the labelled images cannot teach.
+
+    A part no labelled image shows is never transferred; a class of ``y`` without a
+    labelled image is labelled only from the other classes' examples.
+    """
+    labelled = X.labelled
+    shown = part_presence(X.masks[labelled], len(X.part_names)).any(axis=0)
+    if not shown.all():
+        missing = [name for name, seen in zip(X.part_names, shown) if not seen]
+        warnings.warn(
+            f"no labelled image shows the part(s) {missing}, so the transfer never assigns them; label them in "
+            "at least one image (or leave them out of part_names).",
+            UserWarning,
+            stacklevel=5,  # the caller of fit
+        )
+    if y is None:
+        return
+    y = np.asarray(y)
+    if y.ndim != 1 or len(y) != len(X):
+        raise ValueError(f"y must hold one class per image of X ({len(X)}), got shape {y.shape}.")
+    unlabelled_classes = np.setdiff1d(np.unique(y), np.unique(y[labelled])).tolist()
+    if unlabelled_classes:
+        warnings.warn(
+            f"no labelled image belongs to class(es) {unlabelled_classes} of y; their images are labelled from "
+            "the other classes' examples. Label a few images of every class for a reliable transfer.",
+            UserWarning,
+            stacklevel=5,  # the caller of fit
+        )
 
 
 class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
@@ -243,7 +275,7 @@ class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
     # -- fitting -------------------------------------------------------------------------
 
     def _blocks(self, images):
-        """Yield ``(slice, feature blocks)`` batch by batch."""
+        """Yield ``(slice, batch images, feature blocks)`` batch by batch."""
         return iter_feature_blocks(
             self.backbone_, self.layers_, images, self.device_, self.batch_size, self.colour_weight
         )
@@ -270,7 +302,7 @@ class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         rows, labels, block_dims = [], [], None
         masks = torch.as_tensor(reference.masks, dtype=torch.float32)[:, None]
         masks = F.interpolate(masks, size=self.feature_size_, mode="nearest")[:, 0].long().numpy()
-        for batch, blocks in self._blocks(reference.images):
+        for batch, _, blocks in self._blocks(reference.images):
             block_dims = [b.shape[1] for b in blocks]
             features = stack_blocks(blocks, self.feature_size_, normalize=False)
             r, l = sample_pixels(features, masks[batch], per_image * len(features), seed + batch.start)
@@ -283,11 +315,11 @@ class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
     def _fit_matcher(self, reference):
         """Memory of the labelled images' features, soft labels and descriptors."""
         features, descriptors = [], []
-        for batch, blocks in self._blocks(reference.images):
+        for _, images, blocks in self._blocks(reference.images):
             with inference_context(self.device_):
                 stacked = stack_blocks(blocks, self.feature_size_)
                 features.append(stacked)
-                descriptors.append(self._descriptors(reference.images[batch], stacked))
+                descriptors.append(self._descriptors(images, stacked))
         labels, weight = soft_labels(reference.masks, len(self.part_names_), self.feature_size_)
         memory = (
             torch.cat(features),
@@ -347,9 +379,10 @@ class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         masks, confidence = self._filled(X)
         return {name: getattr(self, name) for name in self._FITTED_STATE}, masks, confidence
 
-    def _fit_and_fill(self, X):
+    def _fit_and_fill(self, X, y=None):
         """Fit on ``X`` and return it filled, from ``memory`` when this fit was done before."""
         X = self._prepare(X)
+        _check_fit_labels(X, y)
         key = estimator_fingerprint(self, X)
         state, masks, self.confidence_ = cached(self.memory, key, lambda: self._learn(X))
         for name, value in state.items():
@@ -365,19 +398,22 @@ class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         X : PartImages
             Images of which at least one is labelled (mask not all -1). Unlabelled images
             are not learnt from; their ``confidence_`` is recorded (one transfer pass).
-        y : ignored
+        y : array-like of shape (n_images,), default=None
+            Not learnt from. When given (in a pipeline: the model's decisions), it must
+            hold one class per image, and a warning names the classes that no labelled
+            image belongs to: their images are labelled from other classes' examples.
 
         Returns
         -------
         self : PartLabelTransfer
         """
-        self._fit_and_fill(X)
+        self._fit_and_fill(X, y)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit_transform(self, X, y=None):
-        """``fit(X).transform(X)`` with a single transfer pass over ``X``."""
-        return self._fit_and_fill(X)
+        """``fit(X, y).transform(X)`` with a single transfer pass over ``X``."""
+        return self._fit_and_fill(X, y)
 
     # -- transfer ------------------------------------------------------------------------
 
@@ -427,9 +463,9 @@ class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
 
     def _iter_proba(self, X):
         with progress_bar(self.verbose, len(X), "part transfer", unit="image") as bar:
-            for batch, blocks in self._blocks(X.images):
+            for batch, images, blocks in self._blocks(X.images):
                 with inference_context(self.device_):
-                    proba = self._proba_batch(X.images[batch], blocks)
+                    proba = self._proba_batch(images, blocks)
                 yield batch, proba
                 bar.update(batch.stop - batch.start)
 

@@ -1,5 +1,8 @@
 """Shared fixtures: one small synthetic data set and one classifier trained on it, per session."""
 
+import ipaddress
+import socket
+
 import numpy as np
 import pytest
 import torch
@@ -12,6 +15,83 @@ IMAGE_SIZE = 40
 N_TRAIN = 3000
 N_TEST = 400
 LABELLED_PER_CLASS = 10
+
+
+class NetworkBlocked(socket.gaierror):
+    """Raised on any attempt to reach another machine during the tests.
+
+    A ``gaierror`` (so an ``OSError``): code that falls back gracefully when the network
+    is down, such as Dask looking up its address, keeps working offline.
+    """
+
+
+def _own_addresses():
+    """Loopback and this machine's own addresses: connecting to them never leaves the machine."""
+    addresses = {"127.0.0.1", "::1", "0.0.0.0", "::"}
+    try:
+        addresses |= {info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None)}
+    except OSError:
+        pass
+    return addresses
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_network():
+    """Block every connection and name lookup that would leave the machine, for the whole suite.
+
+    Loopback (Dask's local cluster in test_parallel.py) and Unix sockets stay allowed, so
+    a test that needs the internet fails loudly instead of depending on it.
+    """
+    own = _own_addresses()
+    local_names = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback", socket.gethostname()}
+    real_getaddrinfo = socket.getaddrinfo
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+    real_create_connection = socket.create_connection
+
+    def is_local(host):
+        if host is None:
+            return True
+        host = host.decode() if isinstance(host, bytes) else str(host)
+        if host.lower() in local_names:
+            return True
+        try:
+            address = ipaddress.ip_address(host.split("%")[0].strip("[]"))
+        except ValueError:
+            return False  # a name: resolving it would ask a DNS server
+        return address.is_loopback or str(address) in own
+
+    def refuse(what, address):
+        raise NetworkBlocked(f"network access is blocked during the tests: {what} {address!r} refused; tests "
+                             "must run offline (only loopback and Unix sockets are allowed).")
+
+    def checked(sock, address):
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not is_local(address[0]):
+            refuse("connect to", address)
+
+    def connect(self, address):
+        checked(self, address)
+        return real_connect(self, address)
+
+    def connect_ex(self, address):
+        checked(self, address)
+        return real_connect_ex(self, address)
+
+    def create_connection(address, *args, **kwargs):
+        if not is_local(address[0]):
+            refuse("connect to", address)
+        return real_create_connection(address, *args, **kwargs)
+
+    def getaddrinfo(host, *args, **kwargs):
+        if not is_local(host):
+            refuse("name lookup of", host)
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket.socket, "connect", connect)
+        patch.setattr(socket.socket, "connect_ex", connect_ex)
+        patch.setattr(socket, "create_connection", create_connection)
+        patch.setattr(socket, "getaddrinfo", getaddrinfo)
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -108,3 +108,82 @@ def test_estimators_give_the_same_answers_on_lazy_images(image_files, data, mode
     attributor = PartAttributor(model=model, method="occlusion", baseline="mean").fit(filled_lazy)
     np.testing.assert_allclose(attributor.mean_colour_, np.asarray(lazy.images).mean(axis=(0, 2, 3)), atol=1e-6)
     np.testing.assert_array_equal(attributor.transform(filled_lazy), attributor.transform(filled_eager))
+
+
+# -- NumPy memmaps: images and masks that stay on disk --------------------------------------
+
+
+@pytest.fixture(scope="module")
+def memmapped(tmp_path_factory, data):
+    """The held-out images (uint8) and masks saved as .npy files and opened as memmaps."""
+    root = tmp_path_factory.mktemp("memmap")
+    index = np.arange(N_TRAIN, N_TRAIN + 64)
+    np.save(root / "images.npy", np.round(data.images[index] * 255).astype(np.uint8))
+    np.save(root / "masks.npy", data.masks[index].astype(np.int32))
+    return root, index
+
+
+def test_memmapped_images_and_masks_stay_on_disk(memmapped, data):
+    root, index = memmapped
+    images, masks = np.load(root / "images.npy", mmap_mode="r"), np.load(root / "masks.npy", mmap_mode="r")
+    X = PartImages(images, masks, data.part_names)
+    assert isinstance(X.images, LazyImages) and isinstance(X.masks, np.memmap)
+    assert isinstance(X[5:9].masks, np.memmap) and X.fully_labelled and X.labelled.all()
+    np.testing.assert_array_equal(np.asarray(X[3:5].images), images[3:5] / np.float32(255))
+    with pytest.raises(ValueError, match="part_names names only ids"):
+        PartImages(images, masks, data.part_names[:3])
+
+
+def test_memmapped_images_pickle_as_their_file(memmapped, tmp_path):
+    root, _ = memmapped
+    images = LazyImages(np.load(root / "images.npy", mmap_mode="r"))
+    payload = pickle.dumps(images)
+    assert len(payload) < 2000 < images.size  # the file's name and stamp, not its pixels
+    np.testing.assert_array_equal(np.asarray(pickle.loads(payload)), np.asarray(images))
+    copy = tmp_path / "images.npy"
+    copy.write_bytes((root / "images.npy").read_bytes())
+    moved = pickle.dumps(LazyImages(np.load(copy, mmap_mode="r")))
+    os.utime(copy, ns=(1, 1))
+    with pytest.raises(RuntimeError, match="changed since"):
+        pickle.loads(moved)
+
+
+def test_memmapped_float_images_are_checked_as_they_are_read(tmp_path):
+    bad = np.zeros((3, 3, 4, 4), dtype=np.float32)
+    bad[1, 0, 0, 0] = np.nan
+    np.save(tmp_path / "bad.npy", bad)
+    X = PartImages(np.load(tmp_path / "bad.npy", mmap_mode="r"))
+    np.asarray(X[::2].images)  # the images without NaN read fine
+    with pytest.raises(ValueError, match="image 1 holds values outside"):
+        np.asarray(X.images)
+
+
+def test_estimators_give_the_same_answers_on_memmaps(memmapped, data, model, partial_X, labelled_idx, tmp_path):
+    root, index = memmapped
+    on_disk = PartImages(np.load(root / "images.npy", mmap_mode="r"), None, data.part_names)
+    in_memory = PartImages(np.asarray(on_disk.images), None, data.part_names)
+    transfer = PartLabelTransfer(backbone=model, random_state=0, out_dir=tmp_path, chunk_size=16)
+    transfer.fit(partial_X[labelled_idx])
+    filled_disk, filled_memory = transfer.transform(on_disk), transfer.transform(in_memory)
+    assert isinstance(filled_disk.masks, np.memmap)  # the filled masks went to out_dir, not RAM
+    np.testing.assert_array_equal(filled_disk.masks, filled_memory.masks)
+    attributor = PartAttributor(model=model, method="shapley", baseline="mean", chunk_size=16).fit(filled_disk)
+    np.testing.assert_array_equal(attributor.transform(filled_disk), attributor.transform(filled_memory))
+
+
+def test_prefetching_keeps_order_and_reports_errors():
+    from skpartx._torch import prefetched
+
+    assert list(prefetched(range(5), lambda k: k * k)) == [(k, k * k) for k in range(5)]
+    assert list(prefetched([], lambda k: k)) == []
+
+    def load(k):
+        if k == 3:
+            raise OSError("disk gone")
+        return k
+
+    seen = []
+    with pytest.raises(OSError, match="disk gone"):
+        for k, _ in prefetched(range(5), load):
+            seen.append(k)
+    assert seen == [0, 1, 2]

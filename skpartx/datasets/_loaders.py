@@ -70,8 +70,8 @@ def _inside(root, relative, source):
 
     ``source`` names where the path came from, for the error message.
     """
-    if not isinstance(relative, str) or not relative:
-        raise ValueError(f"Image path {relative!r} in {source} must be a non-empty string.")
+    if not isinstance(relative, str) or not relative or "\x00" in relative:
+        raise ValueError(f"Image path {relative!r} in {source} must be a non-empty string without NUL characters.")
     if os.path.isabs(relative) or os.path.splitdrive(relative)[0]:
         raise ValueError(f"Image path {relative!r} in {source} is absolute; paths must be relative to {root!r}.")
     real_root = os.path.realpath(root)
@@ -364,8 +364,14 @@ def _read_coco(annotations):
         path = os.fspath(annotations)
         if not os.path.isfile(path):
             raise FileNotFoundError(f"Annotation file not found: {path!r}.")
-        with open(path, encoding="utf-8") as file:
-            coco = json.load(file)
+        try:
+            with open(path, encoding="utf-8") as file:
+                coco = json.load(file)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(
+                f"{path!r} is not a JSON file ({exc}); COCO annotations must be JSON, the only format read "
+                "(nothing in an annotation file is ever executed or unpickled)."
+            ) from exc
     if not isinstance(coco, dict) or not isinstance(coco.get("images"), list) or not isinstance(
         coco.get("categories"), list
     ):

@@ -1,0 +1,632 @@
+"""Part-swap counterfactuals: what would have to change, part by part, for the model to decide otherwise.
+
+For an image and a desired class (typically the true class of a misclassified image) the
+nearest correctly classified images of the desired class, by the backbone's features,
+are the donors. Parts are matched by their (transferred) part labels: each part region of
+the query receives the donor's same part, warped from the donor's part box onto the
+query's (parts the donor lacks, and the background, follow the alignment of the two
+objects' boxes). Nothing is generated: every pixel of a counterfactual comes from the
+query or from a real donor image (Zhang, Yin & Lee's fine-grained counterfactuals).
+
+The order of the swaps comes from part Shapley values of the *swap game*: the value of a
+coalition of the query's parts is the model's probability of the desired class when those
+parts are the query's own and all others are the donor's. A part with a very negative
+value is one whose own appearance holds the decision away from the desired class, so the
+most negative parts are swapped first, until the model decides for the desired class. The
+swapped parts are the *dominant* parts of the misclassification, the others *invariant*.
+"""
+
+from dataclasses import dataclass, field
+from numbers import Integral
+
+import numpy as np
+import pandas as pd
+from scipy import ndimage
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from ._coalitions import CoalitionEngine
+from ._features import auto_layers, check_layers, iter_feature_blocks
+from ._html import table
+from ._part_images import UNLABELLED, as_part_images
+from ._progress import progress_bar
+from ._torch import TorchEstimatorMixin, batch_slices, check_module, prepare_module, resolve_device
+from .attribution import _shapley
+from .models import predict_logits
+
+
+def _box(mask):
+    """``(top, bottom, left, right)`` of the True pixels (inclusive), or None."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if not len(rows):
+        return None
+    return rows[0], rows[-1], cols[0], cols[-1]
+
+
+def _map_box(coords, source, target):
+    """Coordinates ``(2, n)`` in box ``target`` mapped linearly onto box ``source``."""
+    out = np.empty_like(coords, dtype=np.float64)
+    for axis, (t0, t1, s0, s1) in enumerate(((target[0], target[1], source[0], source[1]),
+                                             (target[2], target[3], source[2], source[3]))):
+        scale = (s1 - s0 + 1) / (t1 - t0 + 1)
+        out[axis] = s0 - 0.5 + (coords[axis] - t0 + 0.5) * scale
+    return out
+
+
+def warp_donor(query_mask, donor_image, donor_mask):
+    """The donor's content laid onto the query's parts, ``(C, H, W)``.
+
+    Each part region of ``query_mask`` is filled from the donor by the linear map of the
+    query part's box onto the donor's box of the same part; the background and parts the
+    donor does not show use the map of the query object's box (all non-background parts)
+    onto the donor object's box, and the identity when either image has no object.
+    Unlabelled query pixels (-1) keep the donor pixel at the same place. Sampling is
+    bilinear.
+    """
+    query_mask, donor_mask = np.asarray(query_mask), np.asarray(donor_mask)
+    donor_image = np.asarray(donor_image, dtype=np.float32)
+    out = donor_image.copy()
+    objects = (_box(query_mask > 0), _box(donor_mask > 0))
+    for part in np.unique(query_mask):
+        if part == UNLABELLED:
+            continue
+        coords = np.array(np.nonzero(query_mask == part), dtype=np.float64)
+        boxes = (_box(query_mask == part), _box(donor_mask == part)) if part > 0 else (None, None)
+        if boxes[1] is None:
+            boxes = objects
+        if boxes[0] is not None and boxes[1] is not None:
+            coords = _map_box(coords, boxes[1], boxes[0])
+        rows, cols = np.nonzero(query_mask == part)
+        for channel in range(len(out)):
+            out[channel, rows, cols] = ndimage.map_coordinates(donor_image[channel], coords, order=1, mode="nearest")
+    return out
+
+
+def _trapezoid_auc(curve):
+    """Area under ``curve`` sampled evenly on [0, 1]."""
+    curve = np.asarray(curve, dtype=np.float64)
+    if len(curve) < 2:
+        return float(curve[0]) if len(curve) else float("nan")
+    return float(np.trapezoid(curve, dx=1.0 / (len(curve) - 1)))
+
+
+@dataclass
+class PartCounterfactual:
+    """A counterfactual of one image: parts swapped in from a donor until the decision changes.
+
+    Attributes
+    ----------
+    index : int
+        Position of the image in the explained ``X``.
+    original_class, desired_class : int
+        The model's class on the image, and the class asked for.
+    flipped : bool
+        Whether the model decides for ``desired_class`` after the swaps.
+    image : ndarray (C, H, W)
+        The counterfactual image.
+    query_image, query_mask : ndarray
+        The explained image and its part ids.
+    donor_index : int
+        Position of the donor in the ``X`` given to ``fit``.
+    donor_image, warped_donor : ndarray (C, H, W)
+        The donor, and its content laid onto the query's parts.
+    swapped : list of str
+        The dominant parts, in swap order.
+    invariant : list of str
+        The query's parts left as they are.
+    order : list of str
+        Every part of the query, in swap order.
+    path, original_path : ndarray (n_parts_in_image + 1,)
+        Probability of the desired and of the original class after 0, 1, ... swaps.
+    part_values : dict of str to float
+        Shapley value of each part in the swap game (or nothing for a random order).
+    n_evaluations : int
+        Model evaluations spent on this image (all its donors).
+    """
+
+    index: int
+    original_class: int
+    desired_class: int
+    flipped: bool
+    image: np.ndarray
+    query_image: np.ndarray
+    query_mask: np.ndarray
+    donor_index: int
+    donor_image: np.ndarray
+    warped_donor: np.ndarray
+    swapped: list
+    invariant: list
+    order: list
+    path: np.ndarray
+    original_path: np.ndarray
+    part_values: dict = field(default_factory=dict)
+    n_evaluations: int = 0
+
+    @property
+    def n_swapped(self):
+        return len(self.swapped)
+
+    @property
+    def insertion_auc(self):
+        """Area under the desired class's probability as parts are swapped in (higher: faster)."""
+        return _trapezoid_auc(self.path)
+
+    @property
+    def deletion_auc(self):
+        """Area under the original class's probability as parts are swapped out (lower: faster)."""
+        return _trapezoid_auc(self.original_path)
+
+    def plot(self, part_names, target_names=None):
+        """Query, donor, counterfactual and the probability path; see
+        :func:`skpartx.plotting.plot_counterfactual`."""
+        from .plotting import plot_counterfactual
+
+        return plot_counterfactual(self, part_names, target_names)
+
+
+def counterfactual_metrics(counterfactuals):
+    """Summary of counterfactuals: flip rate, parts swapped, insertion and deletion AUCs.
+
+    Parameters
+    ----------
+    counterfactuals : sequence of PartCounterfactual
+
+    Returns
+    -------
+    metrics : dict
+        ``n_images``; ``flip_rate``; ``mean_swapped`` (parts swapped per image; an image
+        that never flips counts all its parts); ``mean_swapped_flipped`` (over flipped
+        images); mean ``insertion_auc`` and ``deletion_auc``.
+    """
+    flipped = np.array([c.flipped for c in counterfactuals], dtype=bool)
+    swapped = np.array([c.n_swapped for c in counterfactuals], dtype=np.float64)
+    mean = lambda values: float(np.mean(values)) if len(values) else float("nan")  # noqa: E731
+    return {
+        "n_images": len(counterfactuals),
+        "flip_rate": mean(flipped),
+        "mean_swapped": mean(swapped),
+        "mean_swapped_flipped": mean(swapped[flipped]),
+        "insertion_auc": mean([c.insertion_auc for c in counterfactuals]),
+        "deletion_auc": mean([c.deletion_auc for c in counterfactuals]),
+    }
+
+
+class PartCounterfactualExplainer(TorchEstimatorMixin, BaseEstimator):
+    """Counterfactuals by part swaps from the nearest correctly classified images.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The classifier, mapping ``(B, C, H, W)`` images in [0, 1] to logits.
+    backbone : torch.nn.Module, default=None
+        Network whose features choose the donors; default: ``model``.
+    layer : str, default=None
+        Module of ``backbone`` whose output, averaged over positions, describes an image;
+        default: the deepest module output with a spatial map of at least 4×4.
+    order : {"shapley", "random"}, default="shapley"
+        Swap order: most negative part Shapley value in the swap game first, or a random
+        order (the baseline the Shapley order should beat).
+    n_donors : int, default=3
+        Donors tried per image; the one that flips the decision with the fewest swaps wins.
+    max_exact_parts : int, default=10
+        Largest number of parts for exact swap-game Shapley values; sampled beyond.
+    n_samples : int, default=64
+        Permutations for sampled Shapley values.
+    chunk_size : int, default=64
+        Images explained together.
+    device : str or torch.device, default="auto"
+    batch_size : int, default=None
+    random_state : int, RandomState instance or None, default=None
+    verbose : bool, default=False
+
+    Attributes
+    ----------
+    model_, backbone_ : torch.nn.Module
+    device_ : torch.device
+    layer_ : str
+    part_names_ : tuple of str
+    classes_ : ndarray
+        Classes of ``y`` in ``fit``.
+    donors_ : PartImages
+        The correctly classified images of ``fit``: the donor pool.
+    donor_index_ : ndarray of int
+        Their positions in the ``X`` given to ``fit``.
+    donor_classes_ : ndarray
+    donor_features_ : ndarray of shape (n_donors, n_features)
+        Unit-length descriptors used to find the nearest donors.
+
+    Examples
+    --------
+    >>> from skpartx import PartImages
+    >>> from skpartx.counterfactual import PartCounterfactualExplainer
+    >>> from skpartx.datasets import make_part_shapes
+    >>> from skpartx.models import train_classifier
+    >>> data = make_part_shapes(300, image_size=32, random_state=0)
+    >>> model = train_classifier(data.images, data.target, epochs=2, random_state=0)
+    >>> X = PartImages(data.images, data.masks, data.part_names)
+    >>> explainer = PartCounterfactualExplainer(model, random_state=0).fit(X, data.target)
+    >>> result = explainer.explain(X[:1], desired=1)[0]
+    >>> result.desired_class, len(result.path) == len(result.order) + 1
+    (1, True)
+    """
+
+    _fitted_modules = ("model_", "backbone_")
+
+    _parameter_constraints = {
+        "model": "no_validation",
+        "backbone": "no_validation",
+        "layer": [str, None],
+        "order": [StrOptions({"shapley", "random"})],
+        "n_donors": [Interval(Integral, 1, None, closed="left")],
+        "max_exact_parts": [Interval(Integral, 1, 20, closed="both")],
+        "n_samples": [Interval(Integral, 2, None, closed="left")],
+        "chunk_size": [Interval(Integral, 1, None, closed="left")],
+        "device": "no_validation",
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        model=None,
+        backbone=None,
+        *,
+        layer=None,
+        order="shapley",
+        n_donors=3,
+        max_exact_parts=10,
+        n_samples=64,
+        chunk_size=64,
+        device="auto",
+        batch_size=None,
+        random_state=None,
+        verbose=False,
+    ):
+        self.model = model
+        self.backbone = backbone
+        self.layer = layer
+        self.order = order
+        self.n_donors = n_donors
+        self.max_exact_parts = max_exact_parts
+        self.n_samples = n_samples
+        self.chunk_size = chunk_size
+        self.device = device
+        self.batch_size = batch_size
+        self.random_state = random_state
+        self.verbose = verbose
+
+    @staticmethod
+    def _check_labelled(X, what):
+        unlabelled = ~X.labelled
+        if unlabelled.any():
+            raise ValueError(
+                f"{what} needs part masks on every image; {int(unlabelled.sum())} image(s) have none (e.g. index "
+                f"{int(np.flatnonzero(unlabelled)[0])}). Fill them first with PartLabelTransfer."
+            )
+
+    def _embed(self, images):
+        """Unit-length mean feature of each image at ``layer_``."""
+        out = []
+        for _, _, blocks in iter_feature_blocks(self.backbone_, [self.layer_], images, self.device_, self.batch_size):
+            pooled = blocks[0].mean(dim=(2, 3))
+            out.append((pooled / pooled.norm(dim=1, keepdim=True).clamp(min=1e-12)).cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Find the correctly classified images of ``X``: the donors.
+
+        Parameters
+        ----------
+        X : PartImages
+            Images with part masks on every image (e.g. the output of
+            :class:`PartLabelTransfer`).
+        y : array-like of shape (n_images,)
+            True classes.
+
+        Returns
+        -------
+        self : PartCounterfactualExplainer
+        """
+        if self.model is None:
+            raise ValueError("PartCounterfactualExplainer needs the classifier: PartCounterfactualExplainer(model=...).")
+        check_module(self.model, "model")
+        if self.backbone is not None:
+            check_module(self.backbone, "backbone")
+        X = as_part_images(X)
+        y = column_or_1d(y, warn=True)
+        if len(y) != len(X):
+            raise ValueError(f"y has {len(y)} labels for {len(X)} images; give one true class per image.")
+        self._check_labelled(X, "PartCounterfactualExplainer.fit")
+        self.device_ = resolve_device(self.device)
+        self.model_ = prepare_module(self.model, self.device_)
+        self.backbone_ = self.model_ if self.backbone is None else prepare_module(self.backbone, self.device_)
+        self.layer_ = (
+            check_layers(self.backbone_, self.layer)[0]
+            if self.layer is not None
+            else auto_layers(self.backbone_, X.images, self.device_)[-1]
+        )
+        decisions = predict_logits(self.model_, X, self.batch_size, self.device_).argmax(axis=1)
+        correct = decisions == y
+        if not correct.any():
+            raise ValueError("the model classifies none of the images of X correctly, so there is no donor.")
+        self.classes_ = np.unique(y)
+        self.part_names_ = X.part_names
+        self.donor_index_ = np.flatnonzero(correct)
+        self.donors_ = X[self.donor_index_]
+        self.donor_classes_ = y[self.donor_index_]
+        self.donor_features_ = self._embed(self.donors_.images)
+        return self
+
+    def _check_desired(self, desired, n_images):
+        desired = np.asarray(desired).reshape(-1)
+        if desired.size == 1:
+            desired = np.repeat(desired, n_images)
+        if len(desired) != n_images:
+            raise ValueError(f"desired must hold one class per image ({n_images}), got {len(desired)}.")
+        missing = sorted(set(desired.tolist()) - set(self.donor_classes_.tolist()))
+        if missing:
+            raise ValueError(
+                f"no correctly classified image of class(es) {missing} was given to fit, so there is no donor; "
+                f"classes with donors: {sorted(set(self.donor_classes_.tolist()))}."
+            )
+        return desired
+
+    def explain(self, X, desired):
+        """A counterfactual for each image of ``X``, towards its ``desired`` class.
+
+        Parameters
+        ----------
+        X : PartImages
+            Images with part masks on every image.
+        desired : class label or array-like of shape (n_images,)
+            The class each image should be taken for (for misclassified images: the true
+            class).
+
+        Returns
+        -------
+        counterfactuals : list of PartCounterfactual
+        """
+        return self._explain(X, desired, self.order)
+
+    def _explain(self, X, desired, order):
+        check_is_fitted(self)
+        X = as_part_images(X)
+        if X.part_names != self.part_names_:
+            raise ValueError(f"X has parts {list(X.part_names)} but the explainer was fitted on {list(self.part_names_)}.")
+        self._check_labelled(X, "explain")
+        desired = self._check_desired(desired, len(X))
+        rng = check_random_state(self.random_state)
+        results = []
+        with progress_bar(self.verbose, len(X), "part-swap counterfactuals", unit="image") as bar:
+            for chunk in batch_slices(len(X), int(self.chunk_size)):
+                results += self._explain_chunk(X[chunk], desired[chunk], chunk.start, order, rng)
+                bar.update(chunk.stop - chunk.start)
+        return results
+
+    def _nearest_donors(self, features, desired):
+        """Positions in the donor pool of the ``n_donors`` nearest donors of each image's desired class."""
+        nearest = []
+        for feature, target in zip(features, desired):
+            candidates = np.flatnonzero(self.donor_classes_ == target)
+            similarity = self.donor_features_[candidates] @ feature
+            nearest.append(candidates[np.argsort(-similarity, kind="stable")[: self.n_donors]])
+        return nearest
+
+    def _explain_chunk(self, X, desired, offset, order, rng):
+        images, masks = np.asarray(X.images), np.asarray(X.masks)
+        original = predict_logits(self.model_, images, self.batch_size, self.device_).argmax(axis=1)
+        donors = self._nearest_donors(self._embed(images), desired)
+        pair_query = np.concatenate([np.full(len(d), i) for i, d in enumerate(donors)])
+        pair_donor = np.concatenate(donors)
+        donor_images = {int(d): np.asarray(self.donors_.images[int(d)]) for d in np.unique(pair_donor)}
+        donor_masks = {d: np.asarray(self.donors_.masks[d]) for d in donor_images}
+        warped = np.stack([warp_donor(masks[q], donor_images[int(d)], donor_masks[int(d)])
+                           for q, d in zip(pair_query, pair_donor)])
+        n_parts = len(self.part_names_)
+        engine = CoalitionEngine(self.model_, images[pair_query], masks[pair_query], desired[pair_query], n_parts,
+                                 baseline=warped, device=self.device_, batch_size=self.batch_size)
+        present = engine.present
+        if order == "shapley":
+            values = _shapley(engine, present, self, rng)[0]
+            orders = [sorted(np.flatnonzero(p), key=lambda part: (v[part], part)) for p, v in zip(present, values)]
+        else:
+            values = np.zeros(present.shape)
+            orders = [list(rng.permutation(np.flatnonzero(p))) for p in present]
+        # Prefix k of an order swaps its first k parts in: keep the rest of the query's parts.
+        keep = [present[m] & ~np.isin(np.arange(n_parts), o[:k]) for m, o in enumerate(orders) for k in range(len(o) + 1)]
+        starts = np.cumsum([0] + [len(o) + 1 for o in orders])
+        proba = engine.probabilities(np.repeat(np.arange(len(orders)), [len(o) + 1 for o in orders]), np.array(keep))
+        results = []
+        for q in range(len(X)):
+            best = None
+            for m in np.flatnonzero(pair_query == q):
+                path = proba[starts[m] : starts[m + 1]]
+                decided = np.flatnonzero(path.argmax(axis=1) == desired[q])
+                n_swaps = int(decided[0]) if len(decided) else len(orders[m])
+                rank = (not len(decided), n_swaps, -path[n_swaps, desired[q]])
+                if best is None or rank < best[0]:
+                    best = (rank, m, n_swaps, path, bool(len(decided)))
+            _, m, n_swaps, path, flipped = best
+            names = [self.part_names_[p] for p in orders[m]]
+            kept = np.isin(masks[q], [p for p in orders[m][n_swaps:]]) | (masks[q] == UNLABELLED)
+            results.append(
+                PartCounterfactual(
+                    index=offset + q,
+                    original_class=int(original[q]),
+                    desired_class=int(desired[q]),
+                    flipped=flipped,
+                    image=np.where(kept[None], images[q], warped[m]).astype(np.float32),
+                    query_image=images[q],
+                    query_mask=masks[q],
+                    donor_index=int(self.donor_index_[pair_donor[m]]),
+                    donor_image=donor_images[int(pair_donor[m])],
+                    warped_donor=warped[m],
+                    swapped=names[:n_swaps],
+                    invariant=names[n_swaps:],
+                    order=names,
+                    path=path[:, desired[q]].copy(),
+                    original_path=path[:, original[q]].copy(),
+                    part_values={self.part_names_[p]: float(values[m, p]) for p in orders[m]} if order == "shapley" else {},
+                    n_evaluations=int(engine.evaluations[pair_query == q].sum()),
+                )
+            )
+        return results
+
+    def explain_misclassified(self, X, y):
+        """Counterfactuals towards the true class of every image the model gets wrong.
+
+        Returns
+        -------
+        indices : ndarray of int
+            Positions in ``X`` of the misclassified images.
+        counterfactuals : list of PartCounterfactual
+            One per misclassified image (``index`` refers to ``X``).
+        """
+        check_is_fitted(self)
+        X = as_part_images(X)
+        y = column_or_1d(y)
+        if len(y) != len(X):
+            raise ValueError(f"y has {len(y)} labels for {len(X)} images; give one true class per image.")
+        wrong = np.flatnonzero(predict_logits(self.model_, X, self.batch_size, self.device_).argmax(axis=1) != y)
+        found = self.explain(X[wrong], y[wrong]) if len(wrong) else []
+        for counterfactual in found:
+            counterfactual.index = int(wrong[counterfactual.index])
+        return wrong, found
+
+    def evaluate(self, X, y):
+        """Counterfactual metrics on the misclassified images of ``X``, in the Shapley and a random order.
+
+        Returns
+        -------
+        metrics : pandas.DataFrame
+            One row per order (``"shapley"``, ``"random"``), columns as in
+            :func:`counterfactual_metrics`.
+        """
+        check_is_fitted(self)
+        X = as_part_images(X)
+        y = column_or_1d(y)
+        wrong = np.flatnonzero(predict_logits(self.model_, X, self.batch_size, self.device_).argmax(axis=1) != y)
+        rows = {order: counterfactual_metrics(self._explain(X[wrong], y[wrong], order) if len(wrong) else [])
+                for order in ("shapley", "random")}
+        return pd.DataFrame.from_dict(rows, orient="index")
+
+    def score(self, X, y):
+        """Flip rate: share of the misclassified images of ``X`` whose counterfactual reaches the true class."""
+        return float(self.evaluate(X, y).loc[self.order, "flip_rate"])
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.requires_fit = True
+        tags.non_deterministic = self.order == "random"
+        return tags
+
+
+@dataclass
+class MisclassificationReport:
+    """Which parts drive each confusion of the model, with example counterfactuals.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per confusion (true class taken for predicted class): ``images``, the
+        ``driving parts`` (highest mean part score for the predicted class over those
+        images) and, with counterfactuals, the ``swapped parts`` that most often undo the
+        confusion and the ``flip rate``.
+    part_scores : pandas.DataFrame
+        Mean part score for the predicted class, one row per confusion.
+    examples : dict
+        ``(true, predicted)`` → list of :class:`PartCounterfactual`.
+    part_names : tuple of str
+    """
+
+    table: pd.DataFrame
+    part_scores: pd.DataFrame
+    examples: dict
+    part_names: tuple
+
+    def to_html(self):
+        """The table as escaped HTML."""
+        return table([tuple(row) for row in self.table.itertuples(index=False)], tuple(self.table.columns))
+
+    def plot(self, ax=None):
+        """Heat map of the mean part scores of each confusion."""
+        from .plotting import plot_class_part_table
+
+        return plot_class_part_table(
+            self.part_scores.to_numpy(), list(self.part_scores.index), list(self.part_names), ax=ax,
+            title="Part scores for the wrong class, per confusion",
+        )
+
+
+def misclassification_report(X, y, decisions, scores, counterfactual_explainer=None, target_names=None,
+                             top_k=3, max_examples=3):
+    """Which parts drive each confusion (true class A taken for class B).
+
+    Parameters
+    ----------
+    X : PartImages
+        The images with filled part masks.
+    y : array-like of shape (n_images,)
+        True classes.
+    decisions : array-like of shape (n_images,)
+        The model's classes (e.g. :func:`skpartx.predict_classes`).
+    scores : array-like or DataFrame of shape (n_images, n_parts)
+        Part scores of each image for the model's class, e.g. ``PartAttributor.transform``
+        (relation columns after the parts are ignored).
+    counterfactual_explainer : fitted PartCounterfactualExplainer, default=None
+        When given, up to ``max_examples`` misclassified images per confusion get a
+        counterfactual towards their true class.
+    target_names : sequence of str, default=None
+    top_k : int, default=3
+        Parts named per confusion.
+    max_examples : int, default=3
+
+    Returns
+    -------
+    report : MisclassificationReport
+    """
+    X = as_part_images(X)
+    y, decisions = column_or_1d(y), column_or_1d(decisions)
+    scores = np.asarray(scores, dtype=np.float64)[:, : len(X.part_names)]
+    if not (len(y) == len(decisions) == len(scores) == len(X)):
+        raise ValueError(
+            f"X, y, decisions and scores must describe the same images; got {len(X)}, {len(y)}, {len(decisions)}, "
+            f"{len(scores)}."
+        )
+    names = list(X.part_names)
+    label = lambda c: str(target_names[c]) if target_names is not None else str(c)  # noqa: E731
+    wrong = y != decisions
+    confusions = sorted({(a, b) for a, b in zip(y[wrong].tolist(), decisions[wrong].tolist())},
+                        key=lambda ab: -int(((y == ab[0]) & (decisions == ab[1])).sum()))
+    rows, mean_scores, examples = [], [], {}
+    for true_class, predicted in confusions:
+        members = np.flatnonzero((y == true_class) & (decisions == predicted))
+        mean = scores[members].mean(axis=0)
+        mean_scores.append(mean)
+        driving = [names[p] for p in np.argsort(-mean, kind="stable")[:top_k] if mean[p] > 0]
+        row = {"true class": label(true_class), "taken for": label(predicted), "images": len(members),
+               "driving parts": ", ".join(driving)}
+        if counterfactual_explainer is not None:
+            found = counterfactual_explainer.explain(X[members[:max_examples]], true_class)
+            for counterfactual, index in zip(found, members[:max_examples]):
+                counterfactual.index = int(index)
+            examples[(true_class, predicted)] = found
+            tally = pd.Series([part for c in found if c.flipped for part in c.swapped], dtype=object).value_counts()
+            row["swapped parts"] = ", ".join(tally.index[:top_k])
+            row["flip rate"] = f"{np.mean([c.flipped for c in found]):.2f}"
+        rows.append(row)
+    columns = ["true class", "taken for", "images", "driving parts"] + (
+        ["swapped parts", "flip rate"] if counterfactual_explainer is not None else []
+    )
+    index = [f"{r['true class']} → {r['taken for']}" for r in rows]
+    return MisclassificationReport(
+        table=pd.DataFrame(rows, columns=columns),
+        part_scores=pd.DataFrame(np.array(mean_scores).reshape(-1, len(names)), index=index, columns=names),
+        examples=examples,
+        part_names=tuple(names),
+    )
