@@ -304,7 +304,7 @@ def plot_local_explanation(image, mask, explanation, part_names, max_msx=3, base
 def plot_interactions(graph, target, ax=None, min_strength=None):
     """A class's part interaction graph: parts on a circle, edges for interacting pairs.
 
-    Nodes are sized by the part's mean |Shapley value| for the class and filled by its
+    Nodes are sized by the part's mean absolute Shapley value for the class and filled by its
     sign (blue: for the class, red: against it); edges are drawn for pairs whose mean
     interaction index exceeds ``min_strength`` in absolute value, as thick as the index,
     green for synergy (> 0) and orange for redundancy (< 0).
