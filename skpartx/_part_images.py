@@ -211,6 +211,16 @@ class PartImages:
         )
 
 
+def require_labelled(X, consumer):
+    """Raise a clear error unless every image of ``X`` has part labels (``consumer`` names who needs them)."""
+    unlabelled = ~X.labelled
+    if unlabelled.any():
+        raise ValueError(
+            f"{int(unlabelled.sum())} image(s) have no part labels (e.g. index {int(np.flatnonzero(unlabelled)[0])}); "
+            f"fill the masks first, e.g. with PartLabelTransfer in a pipeline before {consumer}."
+        )
+
+
 def as_part_images(X, name="X"):
     """``X`` as ``PartImages``; plain image arrays become unlabelled ``PartImages``."""
     if isinstance(X, PartImages):

@@ -18,7 +18,7 @@ from ._coalitions import BASELINES, CoalitionEngine, class_value
 from ._features import auto_layers, check_layers
 from ._gradients import gradcam_part_scores, integrated_gradients_part_scores
 from ._msx import search_msx
-from ._part_images import PartImages, as_part_images, channel_mean, check_images
+from ._part_images import PartImages, as_part_images, channel_mean, check_images, require_labelled
 from ._relations import part_relations, relation_names
 from ._progress import progress_bar
 from ._torch import (
@@ -84,30 +84,46 @@ def _coalitions_over(present_ids, subsets, n_parts):
     return keep
 
 
-def _shapley(engine, present, estimator, rng):
-    """Exact Shapley over each image's present parts, permutation sampling beyond ``max_exact_parts``."""
-    n, n_parts = present.shape
-    scores = np.zeros((n, n_parts))
-    errors = np.zeros((n, n_parts))
+def _groups_by_part_count(present):
+    """Yield ``(q, images, part ids (n_images, q))`` for the images showing each number ``q`` of parts."""
     sizes = present.sum(axis=1)
     for q in np.unique(sizes):
         group = np.flatnonzero(sizes == q)
-        ids = np.stack([np.flatnonzero(present[i]) for i in group])
+        yield int(q), group, np.stack([np.flatnonzero(present[i]) for i in group])
+
+
+def _all_coalition_values(engine, group, ids):
+    """Values ``(n_images, 2**q)`` of every coalition of each image's ``q`` parts, in
+    :func:`~skpartx._games.subset_matrix` order."""
+    keep = _coalitions_over(ids, _games.subset_matrix(ids.shape[1]), engine.n_parts)
+    return engine.evaluate(np.repeat(group, keep.shape[1]), keep.reshape(-1, engine.n_parts)).reshape(len(group), -1)
+
+
+def _sampled_shapley(engine, group, ids, n_samples, rng):
+    """Permutation-sampled Shapley values and standard errors ``(n_images, q)`` of each image's parts."""
+    q = ids.shape[1]
+    phi, se = np.empty((len(group), q)), np.empty((len(group), q))
+    plans = [_games.permutation_coalitions(q, n_samples, rng) for _ in group]
+    keep = np.concatenate(
+        [_coalitions_over(ids[k : k + 1], c.reshape(-1, q), engine.n_parts) for k, (_, c) in enumerate(plans)]
+    )
+    values = engine.evaluate(np.repeat(group, keep.shape[1]), keep.reshape(-1, engine.n_parts))
+    values = values.reshape(len(group), -1, q + 1)
+    for k, (orders, _) in enumerate(plans):
+        phi[k], se[k] = _games.permutation_shapley(orders, values[k])
+    return phi, se
+
+
+def _shapley(engine, present, estimator, rng):
+    """Exact Shapley over each image's present parts, permutation sampling beyond ``max_exact_parts``."""
+    scores = np.zeros(present.shape)
+    errors = np.zeros(present.shape)
+    for q, group, ids in _groups_by_part_count(present):
         if q <= estimator.max_exact_parts:
-            keep = _coalitions_over(ids, _games.subset_matrix(q), n_parts)
-            values = engine.evaluate(np.repeat(group, keep.shape[1]), keep.reshape(-1, n_parts))
-            phi = _games.exact_shapley(values.reshape(len(group), -1))
+            phi = _games.exact_shapley(_all_coalition_values(engine, group, ids))
             se = np.zeros_like(phi)
         else:
-            phi, se = np.empty((len(group), q)), np.empty((len(group), q))
-            plans = [_games.permutation_coalitions(q, estimator.n_samples, rng) for _ in group]
-            keep = np.concatenate(
-                [_coalitions_over(ids[k : k + 1], c.reshape(-1, q), n_parts) for k, (_, c) in enumerate(plans)]
-            )
-            values = engine.evaluate(np.repeat(group, keep.shape[1]), keep.reshape(-1, n_parts))
-            values = values.reshape(len(group), -1, q + 1)
-            for k, (orders, _) in enumerate(plans):
-                phi[k], se[k] = _games.permutation_shapley(orders, values[k])
+            phi, se = _sampled_shapley(engine, group, ids, estimator.n_samples, rng)
         rows = group[:, None]
         scores[rows, ids] = phi
         errors[rows, ids] = se
@@ -419,12 +435,7 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
             raise ValueError(
                 f"X has parts {list(X.part_names)} but the attributor was fitted on {list(self.part_names_)}."
             )
-        unlabelled = ~X.labelled
-        if unlabelled.any():
-            raise ValueError(
-                f"{int(unlabelled.sum())} image(s) have no part labels (e.g. index {int(np.flatnonzero(unlabelled)[0])}); "
-                "fill the masks first, e.g. with PartLabelTransfer in a pipeline before PartAttributor."
-            )
+        require_labelled(X, "PartAttributor")
         return X
 
     def _check_target(self, target, n_images):

@@ -30,7 +30,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from ._coalitions import CoalitionEngine
 from ._features import auto_layers, check_layers, iter_feature_blocks
 from ._html import table
-from ._part_images import UNLABELLED, as_part_images
+from ._part_images import UNLABELLED, as_part_images, require_labelled
 from ._progress import progress_bar
 from ._torch import TorchEstimatorMixin, batch_slices, check_module, prepare_module, resolve_device
 from .attribution import _shapley
@@ -298,15 +298,6 @@ class PartCounterfactualExplainer(TorchEstimatorMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    @staticmethod
-    def _check_labelled(X, what):
-        unlabelled = ~X.labelled
-        if unlabelled.any():
-            raise ValueError(
-                f"{what} needs part masks on every image; {int(unlabelled.sum())} image(s) have none (e.g. index "
-                f"{int(np.flatnonzero(unlabelled)[0])}). Fill them first with PartLabelTransfer."
-            )
-
     def _embed(self, images):
         """Unit-length mean feature of each image at ``layer_``."""
         out = []
@@ -340,7 +331,7 @@ class PartCounterfactualExplainer(TorchEstimatorMixin, BaseEstimator):
         y = column_or_1d(y, warn=True)
         if len(y) != len(X):
             raise ValueError(f"y has {len(y)} labels for {len(X)} images; give one true class per image.")
-        self._check_labelled(X, "PartCounterfactualExplainer.fit")
+        require_labelled(X, "PartCounterfactualExplainer")
         self.device_ = resolve_device(self.device)
         self.model_ = prepare_module(self.model, self.device_)
         self.backbone_ = self.model_ if self.backbone is None else prepare_module(self.backbone, self.device_)
@@ -397,7 +388,7 @@ class PartCounterfactualExplainer(TorchEstimatorMixin, BaseEstimator):
         X = as_part_images(X)
         if X.part_names != self.part_names_:
             raise ValueError(f"X has parts {list(X.part_names)} but the explainer was fitted on {list(self.part_names_)}.")
-        self._check_labelled(X, "explain")
+        require_labelled(X, "PartCounterfactualExplainer")
         desired = self._check_desired(desired, len(X))
         rng = check_random_state(self.random_state)
         results = []
@@ -418,7 +409,6 @@ class PartCounterfactualExplainer(TorchEstimatorMixin, BaseEstimator):
 
     def _explain_chunk(self, X, desired, offset, order, rng):
         images, masks = np.asarray(X.images), np.asarray(X.masks)
-        original = predict_logits(self.model_, images, self.batch_size, self.device_).argmax(axis=1)
         donors = self._nearest_donors(self._embed(images), desired)
         pair_query = np.concatenate([np.full(len(d), i) for i, d in enumerate(donors)])
         pair_donor = np.concatenate(donors)
@@ -440,6 +430,8 @@ class PartCounterfactualExplainer(TorchEstimatorMixin, BaseEstimator):
         keep = [present[m] & ~np.isin(np.arange(n_parts), o[:k]) for m, o in enumerate(orders) for k in range(len(o) + 1)]
         starts = np.cumsum([0] + [len(o) + 1 for o in orders])
         proba = engine.probabilities(np.repeat(np.arange(len(orders)), [len(o) + 1 for o in orders]), np.array(keep))
+        # Step 0 of a path keeps every part of the query: the model's own decision on it.
+        original = proba[starts[:-1][np.searchsorted(pair_query, np.arange(len(X)))]].argmax(axis=1)
         results = []
         for q in range(len(X)):
             best = None
@@ -476,6 +468,16 @@ class PartCounterfactualExplainer(TorchEstimatorMixin, BaseEstimator):
             )
         return results
 
+    def _misclassified(self, X, y):
+        """``X``, ``y`` checked, and the positions of the images the model gets wrong."""
+        check_is_fitted(self)
+        X = as_part_images(X)
+        y = column_or_1d(y)
+        if len(y) != len(X):
+            raise ValueError(f"y has {len(y)} labels for {len(X)} images; give one true class per image.")
+        decisions = predict_logits(self.model_, X, self.batch_size, self.device_).argmax(axis=1)
+        return X, y, np.flatnonzero(decisions != y)
+
     def explain_misclassified(self, X, y):
         """Counterfactuals towards the true class of every image the model gets wrong.
 
@@ -486,12 +488,7 @@ class PartCounterfactualExplainer(TorchEstimatorMixin, BaseEstimator):
         counterfactuals : list of PartCounterfactual
             One per misclassified image (``index`` refers to ``X``).
         """
-        check_is_fitted(self)
-        X = as_part_images(X)
-        y = column_or_1d(y)
-        if len(y) != len(X):
-            raise ValueError(f"y has {len(y)} labels for {len(X)} images; give one true class per image.")
-        wrong = np.flatnonzero(predict_logits(self.model_, X, self.batch_size, self.device_).argmax(axis=1) != y)
+        X, y, wrong = self._misclassified(X, y)
         found = self.explain(X[wrong], y[wrong]) if len(wrong) else []
         for counterfactual in found:
             counterfactual.index = int(wrong[counterfactual.index])
@@ -506,10 +503,7 @@ class PartCounterfactualExplainer(TorchEstimatorMixin, BaseEstimator):
             One row per order (``"shapley"``, ``"random"``), columns as in
             :func:`counterfactual_metrics`.
         """
-        check_is_fitted(self)
-        X = as_part_images(X)
-        y = column_or_1d(y)
-        wrong = np.flatnonzero(predict_logits(self.model_, X, self.batch_size, self.device_).argmax(axis=1) != y)
+        X, y, wrong = self._misclassified(X, y)
         rows = {order: counterfactual_metrics(self._explain(X[wrong], y[wrong], order) if len(wrong) else [])
                 for order in ("shapley", "random")}
         return pd.DataFrame.from_dict(rows, orient="index")

@@ -17,7 +17,13 @@ from sklearn.utils import check_random_state
 from . import _games
 from ._progress import progress_bar
 from ._torch import batch_slices
-from .attribution import PartAttributor, _coalitions_over
+from .attribution import (
+    PartAttributor,
+    _all_coalition_values,
+    _coalitions_over,
+    _groups_by_part_count,
+    _sampled_shapley,
+)
 
 
 def _image_interactions(engine, present, max_exact_parts, n_samples, rng):
@@ -25,28 +31,19 @@ def _image_interactions(engine, present, max_exact_parts, n_samples, rng):
     n, n_parts = present.shape
     phi = np.zeros((n, n_parts))
     interactions = np.zeros((n, n_parts, n_parts))
-    sizes = present.sum(axis=1)
-    for q in np.unique(sizes):
-        group = np.flatnonzero(sizes == q)
-        ids = np.stack([np.flatnonzero(present[i]) for i in group])
+    for q, group, ids in _groups_by_part_count(present):
         if q <= max_exact_parts:
-            keep = _coalitions_over(ids, _games.subset_matrix(q), n_parts)
-            values = engine.evaluate(np.repeat(group, keep.shape[1]), keep.reshape(-1, n_parts))
-            values = values.reshape(len(group), -1)
+            values = _all_coalition_values(engine, group, ids)
             group_phi, group_interactions = _games.exact_shapley(values), _games.exact_interactions(values)
         else:
-            group_phi, group_interactions = np.empty((len(group), q)), np.empty((len(group), q, q))
+            group_phi = _sampled_shapley(engine, group, ids, n_samples, rng)[0]
+            group_interactions = np.empty((len(group), q, q))
             for k, image in enumerate(group):
-                orders, coalitions = _games.permutation_coalitions(q, n_samples, rng)
-                keep = _coalitions_over(ids[k : k + 1], coalitions.reshape(-1, q), n_parts)[0]
-                values = engine.evaluate(np.full(len(keep), image), keep).reshape(-1, q + 1)
-                group_phi[k] = _games.permutation_shapley(orders, values)[0]
                 pairs, coalitions = _games.interaction_samples(q, n_samples, rng)
                 keep = _coalitions_over(ids[k : k + 1], coalitions.reshape(-1, q), n_parts)[0]
                 values = engine.evaluate(np.full(len(keep), image), keep).reshape(len(pairs), n_samples, 4)
                 group_interactions[k] = _games.sampled_interactions(pairs, values, q)
-        rows = group[:, None]
-        phi[rows, ids] = group_phi
+        phi[group[:, None], ids] = group_phi
         interactions[group[:, None, None], ids[:, :, None], ids[:, None, :]] = group_interactions
     return phi, interactions
 

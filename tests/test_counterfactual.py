@@ -101,7 +101,7 @@ def test_any_desired_class_and_clear_errors(explainer, held_out, data, full_X):
     with pytest.raises(ValueError, match="one class per image"):
         explainer.explain(X[:3], desired=[0, 1])
     unlabelled = X[:2].with_masks(np.full((2, *X.shape[2:]), -1))
-    with pytest.raises(ValueError, match="Fill them first with PartLabelTransfer"):
+    with pytest.raises(ValueError, match="fill the masks first, e.g. with PartLabelTransfer"):
         explainer.explain(unlabelled, desired=0)
     with pytest.raises(ValueError, match="one true class per image"):
         clone(explainer).fit(full_X[:10], data.target[:9])

@@ -136,7 +136,11 @@ def test_unfitted_and_bad_parameters():
 
 @parametrize_with_checks([GlobalRuleExplainer(), GlobalRuleExplainer(candidates="subsets", binarize="absolute")])
 def test_sklearn_compatible(estimator, check):
-    check(estimator)  # each sklearn check asserts internally and raises on a violation
+    # Each sklearn check asserts internally and raises on a violation; fitting inside a
+    # check must leave the constructor parameters as they were.
+    params = repr(estimator.get_params())
+    check(estimator)
+    assert repr(estimator.get_params()) == params
 
 
 # -- binarisation, relations, decision lists, reports, scorers --------------------------

@@ -54,8 +54,12 @@ RESTATED = {
 @pytest.mark.parametrize("make", [PartLabelTransfer, PartAttributor, GlobalRuleExplainer], ids=lambda c: c.__name__)
 @pytest.mark.parametrize("check", API_CHECKS, ids=lambda c: c.__name__)
 def test_sklearn_api_checks(make, check):
-    # sklearn's check functions assert internally and raise on any violation.
-    check(make.__name__, make())
+    # sklearn's check functions assert internally and raise on any violation; whatever a
+    # check does with the estimator, its constructor parameters must come out unchanged.
+    estimator = make()
+    params = repr(estimator.get_params())
+    check(make.__name__, estimator)
+    assert repr(estimator.get_params()) == params
 
 
 def test_image_estimators_declare_image_input():
