@@ -23,6 +23,7 @@ from ._torch import (
 )
 
 BASELINES = ("zero", "mean", "blur")
+OUTPUTS = ("probability", "logit")
 
 
 def class_value(logits, targets, output):
@@ -82,8 +83,8 @@ def make_baseline(baseline, images, mean_image=None, blur_sigma=None):
         return a tensor of the images' shape.
     """
     if isinstance(baseline, str):
-        if baseline == "zero":
-            return torch.zeros_like(images)
+        if baseline == "zero":  # one image shared by all (see CoalitionEngine.baseline_probabilities)
+            return images.new_zeros((1, *images.shape[1:])).expand_as(images)
         if baseline == "mean":
             return mean_image.to(images).expand_as(images)
         if baseline == "blur":
@@ -119,7 +120,8 @@ class CoalitionEngine:
     pixels show the baseline. A float vector in [0, 1] blends each part between baseline
     (0) and image (1), for fades. Pixels with id -1 (unlabelled) are always kept. Values
     are the softmax probability (``output="probability"``) or the logit
-    (``output="logit"``) of each image's explained class.
+    (``output="logit"``) of each image's explained class; both are memoised, so a caller
+    may ask for the other one (e.g. sufficiency is judged on probabilities) at no cost.
 
     Parameters
     ----------
@@ -134,6 +136,7 @@ class CoalitionEngine:
     device : torch.device
     batch_size : int or None
     output : {"probability", "logit"}
+        The value :meth:`evaluate` returns by default.
     mean_image : tensor (C, H, W), optional
         Used by ``baseline="mean"``.
 
@@ -157,8 +160,7 @@ class CoalitionEngine:
         output="probability",
         mean_image=None,
     ):
-        if output not in ("probability", "logit"):
-            raise ValueError(f"output must be 'probability' or 'logit', got {output!r}.")
+        self._column(output)
         self.model = model
         self.device = device
         self.output = output
@@ -170,7 +172,8 @@ class CoalitionEngine:
         self.masks = torch.as_tensor(np.asarray(masks, dtype=np.int64) + 1, device=device).flatten(1)
         self.targets = torch.as_tensor(np.asarray(targets, dtype=np.int64), device=device)
         self.present = part_presence(masks, self.n_parts)
-        self._cache = [dict() for _ in range(len(self.images))]
+        self._cache = [dict() for _ in range(len(self.images))]  # key -> (probability, logit)
+        self._baseline_probabilities = None
         self.evaluations = np.zeros(len(self.images), dtype=np.int64)  # model evaluations per image
 
     def __len__(self):
@@ -189,7 +192,15 @@ class CoalitionEngine:
         composite = baselines + pixel_keep * (images - baselines)
         return composite.contiguous(memory_format=torch.channels_last)
 
-    def _forward(self, image_idx, keep):
+    @staticmethod
+    def _column(output):
+        """Position of ``output`` in a memoised ``(probability, logit)`` pair."""
+        if output not in OUTPUTS:
+            raise ValueError(f"output must be 'probability' or 'logit', got {output!r}.")
+        return OUTPUTS.index(output)
+
+    def _logits(self, image_idx, keep):
+        """The model's logits ``(M, n_classes)`` on the composites of the requests, as float32."""
         logits = call_model(self.model, self._composites(image_idx, keep), image_idx)
         if logits.ndim != 2 or logits.shape[0] != len(keep):
             raise ValueError(
@@ -199,17 +210,22 @@ class CoalitionEngine:
         if getattr(self, "_n_classes", None) != logits.shape[1]:  # all targets, checked once
             check_targets(self.targets, logits.shape[1])
             self._n_classes = logits.shape[1]
-        return class_value(logits, self.targets[image_idx], self.output)
+        return logits.float()
 
-    def _run(self, image_idx, keep):
-        """Evaluate unique requests in batches, halving the batch on out-of-memory."""
-        values = np.empty(len(keep), dtype=np.float64)
+    def _target_values(self, logits, image_idx):
+        """``(M, 2)``: probability and logit of each request's explained class, the memoised pair."""
+        targets = self.targets.to(logits.device)[image_idx]
+        return torch.stack([class_value(logits, targets, output) for output in OUTPUTS], dim=1)
+
+    def _run(self, image_idx, keep, head):
+        """``head(logits, image_idx)`` of the requests, in batches, halving the batch on out-of-memory."""
+        out = []
         start = 0
         with inference_context(self.device):
             while start < len(keep):
                 stop = min(start + self.batch_size, len(keep))
                 try:
-                    out = self._forward(image_idx[start:stop], keep[start:stop])
+                    values = head(self._logits(image_idx[start:stop], keep[start:stop]), image_idx[start:stop])
                 except RuntimeError as exc:
                     if not is_out_of_memory(exc) or self.batch_size == 1:
                         raise
@@ -218,9 +234,9 @@ class CoalitionEngine:
                     if self.device.type == "cuda":
                         torch.cuda.empty_cache()
                     continue
-                values[start:stop] = out.cpu().numpy()
+                out.append(values.cpu().numpy().astype(np.float64))
                 start = stop
-        return values
+        return np.concatenate(out)
 
     def _keys(self, keep):
         """Cache keys of keep vectors: packed bits for 0/1 rows (so fades and coalitions share
@@ -231,7 +247,7 @@ class CoalitionEngine:
         binary = np.isin(keep, (0.0, 1.0)).all(axis=1)
         return [bit if is_binary else b"f" + row.tobytes() for bit, is_binary, row in zip(bits, binary, keep)]
 
-    def evaluate(self, image_idx, keep):
+    def evaluate(self, image_idx, keep, output=None):
         """Values of the given (image, keep-vector) requests.
 
         Parameters
@@ -241,11 +257,14 @@ class CoalitionEngine:
         keep : array-like of shape (M, n_parts), bool or float in [0, 1]
             How much of each part is kept: a coalition (bool), or the strength of each
             part in a fade (float; 0.25 shows 25% image and 75% baseline).
+        output : {"probability", "logit"}, default=None
+            The value returned; default: the engine's ``output``.
 
         Returns
         -------
         values : ndarray of shape (M,), float64
         """
+        column = self._column(self.output if output is None else output)
         image_idx = np.asarray(image_idx, dtype=np.int64)
         keep = np.asarray(keep)
         if keep.shape != (len(image_idx), self.n_parts):
@@ -262,7 +281,7 @@ class CoalitionEngine:
         for pos, (i, key) in enumerate(zip(image_idx.tolist(), keys)):
             cached = self._cache[i].get(key)
             if cached is not None:
-                values[pos] = cached
+                values[pos] = cached[column]
             else:
                 todo_pos.append(pos)
                 todo.setdefault((i, key), pos)
@@ -273,12 +292,12 @@ class CoalitionEngine:
             for batch in batch_slices(len(first), max(self.batch_size, 4096)):
                 rows = first[batch]
                 idx = torch.as_tensor(image_idx[rows], device=self.device)
-                new_values.append(self._run(idx, torch.as_tensor(keep[rows], device=self.device)))
+                new_values.append(self._run(idx, torch.as_tensor(keep[rows], device=self.device), self._target_values))
             new_values = np.concatenate(new_values)
             for (i, key), value in zip(todo, new_values):
-                self._cache[i][key] = value
+                self._cache[i][key] = tuple(value.tolist())
             for pos in todo_pos:
-                values[pos] = self._cache[image_idx[pos]][keys[pos]]
+                values[pos] = self._cache[image_idx[pos]][keys[pos]][column]
         return values
 
     def probabilities(self, image_idx, keep):
@@ -287,30 +306,75 @@ class CoalitionEngine:
         Unlike :meth:`evaluate` this is not memoised and is not limited to the explained
         class: it serves paths that must know whether the decision changed.
         """
-        image_idx = torch.as_tensor(np.asarray(image_idx, dtype=np.int64), device=self.device)
-        keep = torch.as_tensor(np.asarray(keep, dtype=np.float32), device=self.device)
-        out = []
-        with inference_context(self.device):
-            for batch in batch_slices(len(keep), self.batch_size):
-                logits = call_model(self.model, self._composites(image_idx[batch], keep[batch]), image_idx[batch])
-                out.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
-        self.evaluations += np.bincount(image_idx.cpu().numpy(), minlength=len(self.evaluations))
-        return np.concatenate(out).astype(np.float64) if out else np.zeros((0, 0))
+        if not len(keep):
+            return np.zeros((0, 0))
+        image_idx = np.asarray(image_idx, dtype=np.int64)
+        probabilities = self._run(
+            torch.as_tensor(image_idx, device=self.device),
+            torch.as_tensor(np.asarray(keep, dtype=np.float32), device=self.device),
+            lambda logits, _: torch.softmax(logits, dim=1),
+        )
+        self.evaluations += np.bincount(image_idx, minlength=len(self.evaluations))
+        return probabilities
+
+    def _memoise(self, keep, logits):
+        """Record the values of each image's composite under ``keep`` ``(N, n_parts)`` from its ``logits``."""
+        values = self._target_values(torch.as_tensor(logits).float(), torch.arange(len(self)))
+        for cache, key, value in zip(self._cache, self._keys(keep), values.numpy()):
+            cache[key] = tuple(value.tolist())
 
     def memoise_full(self, logits):
         """Record each image's value with all its parts kept from ``logits`` of the whole
         images (e.g. the forward pass that chose the explained classes), so that no method
         evaluates the full image again. It counts as one model evaluation per image."""
-        values = class_value(torch.as_tensor(logits), self.targets.cpu(), self.output).numpy()
-        for cache, key, value in zip(self._cache, self._keys(self.present), values):
-            cache[key] = float(value)
+        self._memoise(self.present, logits)
         self.evaluations += 1
 
-    def full_and_empty(self):
-        """Values of every image with all its parts kept and with none kept."""
+    def baseline_probabilities(self):
+        """Softmax over every class on each image's all-baseline composite (no part kept).
+
+        Also memoises the empty coalition's values, so no method evaluates it again.
+        Images whose composites are one and the same image — a baseline shared by all
+        images (``"zero"``, ``"mean"``, a colour or a single image) and no unlabelled
+        pixel, which would show the image — cost one model evaluation together (counted
+        for the first of them); other images one each.
+
+        Returns
+        -------
+        probabilities : ndarray of shape (n_images, n_classes), float64
+        """
+        if self._baseline_probabilities is None:
+            n = len(self)
+            shared = np.zeros(n, dtype=bool)
+            if n and (n == 1 or self.baselines.stride(0) == 0):
+                shared = ~(self.masks == 0).any(dim=1).cpu().numpy()  # slot 0: unlabelled pixels
+            own = np.flatnonzero(~shared)
+            rows = np.concatenate([own, np.flatnonzero(shared)[:1]])
+            logits = np.zeros((0, 0))
+            if len(rows):
+                logits = self._run(
+                    torch.as_tensor(rows, device=self.device),
+                    torch.zeros(len(rows), self.n_parts, device=self.device),
+                    lambda logits, _: logits,
+                )
+            self.evaluations += np.bincount(rows, minlength=n)
+            all_logits = np.empty((n, logits.shape[1]))
+            all_logits[own] = logits[: len(own)]
+            all_logits[shared] = logits[len(own) :]
+            self._memoise(np.zeros((n, self.n_parts), dtype=bool), all_logits)
+            # In float32 like the memoised values, so both judge sufficiency alike.
+            probabilities = torch.softmax(torch.as_tensor(all_logits, dtype=torch.float32), dim=1)
+            self._baseline_probabilities = probabilities.numpy().astype(np.float64)
+        return self._baseline_probabilities
+
+    def full_and_empty(self, output=None):
+        """Values of every image with all its parts kept and with none kept.
+
+        ``output`` as in :meth:`evaluate`.
+        """
         n = len(self.images)
         idx = np.repeat(np.arange(n), 2)
         coalitions = np.zeros((2 * n, self.n_parts), dtype=bool)
         coalitions[0::2] = self.present
-        values = self.evaluate(idx, coalitions)
+        values = self.evaluate(idx, coalitions, output=output)
         return values[0::2], values[1::2]

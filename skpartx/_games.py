@@ -78,22 +78,60 @@ def expected_gradient_magnitude(curves, strengths):
     return np.abs(np.diff(curves, axis=-1) / np.diff(strengths)).mean(axis=-1)
 
 
-def permutation_p_values(curves, strengths, n_permutations, rng):
-    """Two-sided permutation p-values of the EPGM of each curve (Penzel & Denzler).
+# Shuffles and curves handled per step of the permutation test: its temporaries are bounded
+# by these blocks (times the curve length), not by n_curves × n_permutations × n_steps.
+PERMUTATION_BLOCK = 64
+CURVE_BLOCK = 256
 
-    The order of a curve's values is shuffled ``n_permutations`` times; the p-value is the
-    share of shuffles whose EPGM lies at least as far from the shuffles' mean as the
-    observed EPGM does (counting the observation itself). A smooth monotone response gets
-    a small p-value; a constant one gets 1.
+
+def _shuffled_epgm(curves, strengths, n_permutations, rng):
+    """EPGM ``(n_curves, n_permutations)`` of every curve under each of ``n_permutations`` shuffles.
+
+    The shuffles are drawn block by block from ``rng``, which gives the same orders as
+    drawing all of them at once.
+    """
+    shuffled = np.empty((len(curves), n_permutations))
+    for start in range(0, n_permutations, PERMUTATION_BLOCK):
+        stop = min(start + PERMUTATION_BLOCK, n_permutations)
+        orders = np.argsort(rng.random((stop - start, curves.shape[-1])), axis=1)
+        for first in range(0, len(curves), CURVE_BLOCK):
+            block = curves[first : first + CURVE_BLOCK]
+            shuffled[first : first + CURVE_BLOCK, start:stop] = expected_gradient_magnitude(block[:, orders], strengths)
+    return shuffled
+
+
+def permutation_test(curves, strengths, n_permutations, rng):
+    """Two-sided permutation p-values and effect sizes of the EPGM of each curve (Penzel & Denzler).
+
+    The order of a curve's values is shuffled ``n_permutations`` times (the same shuffles
+    for every curve). The p-value is the share of shuffles whose EPGM lies at least as far
+    from the shuffles' mean as the observed EPGM does (counting the observation itself):
+    a smooth monotone response gets a small p-value, a constant one gets 1. The effect
+    size is the observed EPGM minus the shuffles' mean, in units of their standard
+    deviation (population, ``ddof=0``), and 0 when the shuffles all have the same EPGM.
+
+    Parameters
+    ----------
+    curves : array-like of shape (n_curves, n_steps) or (n_steps,)
+    strengths : ndarray of shape (n_steps,)
+        Increasing intervention strengths.
+    n_permutations : int
+    rng : numpy.random.RandomState
+
+    Returns
+    -------
+    p_values, effect_sizes : ndarray of shape (n_curves,)
     """
     curves = np.atleast_2d(np.asarray(curves, dtype=np.float64))
     observed = expected_gradient_magnitude(curves, strengths)
-    orders = np.argsort(rng.random((n_permutations, curves.shape[-1])), axis=1)
-    shuffled = expected_gradient_magnitude(curves[:, orders], strengths)  # (n_curves, n_permutations)
-    centre = shuffled.mean(axis=1, keepdims=True)
+    shuffled = _shuffled_epgm(curves, strengths, int(n_permutations), rng)
+    centre = shuffled.mean(axis=1)
+    spread = shuffled.std(axis=1)
     # A tolerance keeps ties (e.g. constant curves) from depending on rounding.
-    extreme = np.abs(shuffled - centre) >= np.abs(observed[:, None] - centre) - 1e-12
-    return (1 + extreme.sum(axis=1)) / (1 + n_permutations)
+    extreme = np.abs(shuffled - centre[:, None]) >= np.abs(observed - centre)[:, None] - 1e-12
+    p_values = (1 + extreme.sum(axis=1)) / (1 + n_permutations)
+    effect_sizes = np.divide(observed - centre, spread, out=np.zeros_like(observed), where=spread > 0)
+    return p_values, effect_sizes
 
 
 @lru_cache(maxsize=32)

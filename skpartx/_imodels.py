@@ -1,12 +1,15 @@
 """Rule learners from `imodels`, adapted to binary part-symbol matrices.
 
 :class:`ImodelsRules` fits an imodels classifier on a 0/1 symbol matrix and converts
-whatever the learner stores (trees, rule lists, weighted rule sets) into conjunctions
-``(symbol, "==", 0 or 1)``, the form :class:`~skpartx.GlobalRuleExplainer` reports.
+whatever the learner stores (trees, rule lists, weighted rule sets) into a rule model:
+conjunctions of ``(symbol, "==", 0 or 1)`` and one decision procedure (first match, or
+a weighted sum) that together reproduce the learner's own predictions on every 0/1
+input. :class:`~skpartx.GlobalRuleExplainer` reports and scores exactly that model.
 """
 
 import re
 import warnings
+from collections import namedtuple
 from contextlib import contextmanager
 from inspect import signature
 from numbers import Integral
@@ -48,7 +51,7 @@ def _default_learner(name):
 
 
 def _kind(learner):
-    """How rules are read from ``learner``: a key of ``_EXTRACTORS``, or None."""
+    """How ``learner``'s decision is read: a key of ``_FIRST_MATCH``, ``_ADDITIVE`` or ``_SCORES``, or None."""
     if isinstance(learner, (imodels.FIGSClassifier, imodels.FIGSClassifierCV)):
         return "figs"
     if isinstance(learner, imodels.C45TreeClassifier):
@@ -68,10 +71,6 @@ def _kind(learner):
     if isinstance(learner, imodels.GreedyRuleListClassifier):  # OneRClassifier too
         return "rulelist"
     return None
-
-
-# learners that fit any number of classes themselves; the others are wrapped one-vs-rest
-_MULTICLASS = {"figs", "c45", "cart", "boosted"}
 
 
 def _clone(learner):
@@ -191,97 +190,133 @@ def _negate(condition):
 
 
 # --------------------------------------------------------------------------------------
-# rule extraction: each returns [(class index in the learner's 0..K-1 coding, [(j, op, t)])]
+# each learner's own decision, read from its fitted structure. Conditions are raw
+# (j, op, threshold) triples and classes are the integer codes the learner was fitted on.
+# Multiclass learners give either first-match rules [(code, conditions)] (the first rule
+# that holds decides) or additive terms [(conditions, {code: weight})] (every class adds
+# the weights of the terms that hold, in list order, and the largest total wins).
 
 
-def _figs_rules(learner):
-    # a sum of trees: each leaf adds its value vector to the score, so a leaf is a
-    # rule for the class it raises most (leaves that raise none are skipped)
-    rules = []
+def _tree_leaves(root, children, split):
+    """``(path, leaf)`` for every leaf of a binary tree whose left branch is ``split``.
+
+    ``children(node)`` is None at a leaf, else ``(left, right)``; ``split(node)`` is the
+    ``(j, "<=", threshold)`` test that sends a row left.
+    """
+    leaves = []
 
     def walk(node, path):
-        if node.left is None and node.right is None:
-            value = np.ravel(node.value)
-            if value.max() > 0:
-                rules.append((int(np.argmax(value)), path))
+        below = children(node)
+        if below is None:
+            leaves.append((path, node))
             return
-        split = (int(node.feature), "<=", node.threshold)
-        walk(node.left, path + [split])
-        walk(node.right, path + [_negate(split)])
+        test = split(node)
+        walk(below[0], path + [test])
+        walk(below[1], path + [_negate(test)])
 
-    for root in learner.trees_:
-        walk(root, [])
-    return rules
+    walk(root, [])
+    return leaves
 
 
-def _sklearn_tree_rules(tree):
-    """Root-to-leaf paths of a fitted scikit-learn classification tree."""
+def _sklearn_leaves(tree):
+    """``(path, code)`` per leaf of a fitted scikit-learn classification tree.
+
+    The tree predicts ``classes_[argmax(value)]`` at the leaf a row reaches (counts,
+    fractions, or HSTree's shrunk values alike; ties go to the first class, as there).
+    """
     t = tree.tree_
-    rules = []
-
-    def walk(node, path):
-        if t.children_left[node] == t.children_right[node]:
-            # the tree predicts the largest entry (counts, fractions or shrunk values)
-            rules.append((int(np.argmax(t.value[node, 0])), path))
-            return
-        split = (int(t.feature[node]), "<=", t.threshold[node])
-        walk(t.children_left[node], path + [split])
-        walk(t.children_right[node], path + [_negate(split)])
-
-    walk(0, [])
-    return rules
-
-
-def _cart_rules(learner):
-    return _sklearn_tree_rules(learner.estimator_ if isinstance(learner, HSTree) else learner)
-
-
-def _boosted_rules(learner):
-    # AdaBoost (SAMME) adds each stump's weight to the class its leaf predicts
     return [
-        rule
-        for stump, weight in zip(learner.estimators_, learner.estimator_weights_)
-        if weight > 0
-        for rule in _sklearn_tree_rules(stump)
+        (path, int(tree.classes_[np.argmax(t.value[leaf, 0])]))
+        for path, leaf in _tree_leaves(
+            0,
+            lambda i: None if t.children_left[i] == t.children_right[i]
+            else (t.children_left[i], t.children_right[i]),
+            lambda i: (int(t.feature[i]), "<=", t.threshold[i]),
+        )
     ]
 
 
-def _c45_rules(learner):
+def _cart_model(learner):
+    tree = learner.estimator_ if isinstance(learner, HSTree) else learner
+    return [(code, path) for path, code in _sklearn_leaves(tree)]
+
+
+def _c45_model(learner):
     # the tree is an XML document: element tag = feature name, attribute "flag" is
-    # "l" (x < feature) or "r" (x >= feature), and a leaf's text is the class code
+    # "l" (x < feature), "r" (x >= feature) or "m" (x == feature), and a leaf's text is
+    # the class code. With more than two classes predict_proba scores the leaf's class by
+    # the leaf's "p" attribute (its branch's share of the parent's samples, rounded to 3
+    # decimals) and falls back to a uniform distribution, hence code 0, where that is 0.
     index = {name: j for j, name in enumerate(learner.feature_names)}
+    multiclass = len(learner.classes_) > 2
     rules = []
 
     def walk(node, path):
         children = [c for c in node.childNodes if c.nodeType == c.ELEMENT_NODE]
-        text = "".join(c.data for c in node.childNodes if c.nodeType == c.TEXT_NODE).strip()
         if not children:
-            if text:
-                rules.append((int(float(text)), path))
+            text = "".join(c.data for c in node.childNodes if c.nodeType == c.TEXT_NODE).strip()
+            code = int(float(text))
+            if multiclass and not float(node.getAttribute("p") or 0) > 0:
+                code = 0
+            rules.append((code, path))
             return
         for child in children:
-            j = index[child.tagName]
             op = {"l": "<", "r": ">=", "m": "=="}[child.getAttribute("flag")]
-            walk(child, path + [(j, op, float(child.getAttribute("feature")))])
+            walk(child, path + [(index[child.tagName], op, float(child.getAttribute("feature")))])
 
     walk(learner.root, [])
     return rules
 
 
-def _rulelist_rules(learner):
-    # a decision list: entry k fires when its own condition holds and no earlier one
-    # did; the last entry is the default. Its probability of class 1 decides the class.
-    rules, earlier = [], []
+def _figs_model(learner):
+    # predict adds up, over the trees, the value vector of the leaf each row reaches and
+    # takes the argmax. Columns are class codes: FIGS one-hot encodes y with sorted
+    # categories, for two classes too.
+    terms = []
+    for root in learner.trees_:
+        leaves = _tree_leaves(
+            root,
+            lambda n: None if n.left is None and n.right is None else (n.left, n.right),
+            lambda n: (int(n.feature), "<=", n.threshold),
+        )
+        terms += [(path, dict(enumerate(np.ravel(node.value)))) for path, node in leaves]
+    return terms
+
+
+def _boosted_model(learner):
+    # AdaBoost (SAMME) decision_function: each tree adds its weight w to the class its
+    # leaf predicts and -w/(K-1) to each other class, summed in tree order; predict takes
+    # the argmax (for two classes the sign of score 1 - score 0, the same decision, ties
+    # to the first class). scikit-learn then divides by the total weight, a positive
+    # constant, which leaves the argmax unchanged.
+    codes = list(learner.classes_)
+    terms = []
+    for tree, w in zip(learner.estimators_, learner.estimator_weights_):
+        other = -1 / (len(codes) - 1) * w  # the same float operations as scikit-learn
+        for path, predicted in _sklearn_leaves(tree):
+            terms.append((path, {k: w if code == predicted else other for k, code in enumerate(codes)}))
+    return terms
+
+
+# binary learners give a score: class 1 iff intercept + (weights of the terms that hold,
+# in list order) > threshold; one-vs-rest compares (intercept + sum) / scale across classes
+_Score = namedtuple("_Score", "terms intercept threshold scale")
+
+
+def _rulelist_score(learner):
+    # a decision list: entry k holds when no earlier entry did and its own test does; the
+    # last entry takes what is left. predict_proba gives that entry's probability p of
+    # class 1, predict the argmax of (1 - p, p): class 1 iff p > 0.5 (1 - p is exact there)
+    terms, earlier = [], []
     entries = learner.rules_
     for k, entry in enumerate(entries):
         if k == len(entries) - 1:
-            rules.append((int(entry["val"] > 0.5), list(earlier)))
+            terms.append((list(earlier), entry["val"]))
             break
-        op = "<" if entry["flip"] else ">="
-        cond = (int(entry["index_col"]), op, entry["cutoff"])
-        rules.append((int(entry["val_right"] > 0.5), earlier + [cond]))
-        earlier.append(_negate(cond))
-    return rules
+        test = (int(entry["index_col"]), "<" if entry["flip"] else ">=", entry["cutoff"])
+        terms.append((earlier + [test], entry["val_right"]))
+        earlier.append(_negate(test))
+    return _Score(terms, 0.0, 0.5, 1.0)
 
 
 _TERM = re.compile(r"^X_(\d+)$")
@@ -297,47 +332,102 @@ def _rule_terms(rule):
     return terms
 
 
-def _rulefit_rules(learner):
-    # a logistic model on the symbols and on rule indicators: the sign of a non-zero
-    # coefficient says which class the term pushes towards (1 when positive)
-    rules = []
+def _rulefit_score(learner):
+    # the continuous output z = weights of the rules that hold + linear terms + intercept;
+    # predict_proba is softmax([1 - z, z]), so predict says class 1 iff z > 0.5 (not 0:
+    # imodels' threshold, kept since the rules must reproduce predict)
+    terms = [(_rule_terms(rule), rule.args[0]) for rule in learner.rules_without_feature_names_]
+    intercept = float(np.ravel(learner.intercept)[0])
     n_linear = len(learner.coef) - len(learner.rules_without_feature_names_)
-    for j, coef in enumerate(learner.coef[:n_linear]):
-        if coef != 0:
-            rules.append((int(coef > 0), [(j, "==", 1.0)]))
-    for rule, coef in zip(learner.rules_without_feature_names_, learner.coef[n_linear:]):
-        terms = _rule_terms(rule)
-        if coef != 0 and terms:
-            rules.append((int(coef > 0), terms))
-    return rules
+    if learner.include_linear and n_linear:
+        # a linear term is coef * f(x_j), f the learner's own winsorising and scaling
+        # (identity for a 0/1 symbol unless winsorising clips it): coef * f(0) always,
+        # plus coef * (f(1) - f(0)) when the symbol is on
+        values = np.vstack([np.zeros(n_linear), np.ones(n_linear)])
+        if learner.lin_standardise:
+            values = learner.friedscale.scale(values)
+        for j, coef in enumerate(learner.coef[:n_linear]):
+            intercept += coef * values[0, j]
+            terms.append(([(j, "==", 1.0)], coef * (values[1, j] - values[0, j])))
+    return _Score(terms, intercept, 0.5, 1.0)
 
 
-def _skope_rules(learner):
-    # every selected rule detects class 1 (prediction: their precision-weighted vote)
-    rules = [(1, _rule_terms(rule)) for rule in learner.rules_without_feature_names_]
-    return [(code, terms) for code, terms in rules if terms]
+def _skope_score(learner):
+    # predict_proba's class-1 probability is the precision-weighted vote: the precisions
+    # of the rules that hold, summed in rule order, over their total W. predict says
+    # class 1 iff that share > 1/2, which in floating point is exactly sum > W / 2
+    rules = learner.rules_without_feature_names_
+    total = np.sum([rule.args[0] for rule in rules])  # as predict_proba computes it
+    if total == 0:  # no vote: predict_proba says class 0 everywhere
+        return _Score([], 0.0, 0.0, 1.0)
+    return _Score([(_rule_terms(rule), rule.args[0]) for rule in rules], 0.0, total / 2, total)
 
 
-_EXTRACTORS = {
-    "figs": _figs_rules,
-    "cart": _cart_rules,
-    "boosted": _boosted_rules,
-    "c45": _c45_rules,
-    "rulelist": _rulelist_rules,
-    "rulefit": _rulefit_rules,
-    "skope": _skope_rules,
-}
+_FIRST_MATCH = {"cart": _cart_model, "c45": _c45_model}
+_ADDITIVE = {"figs": _figs_model, "boosted": _boosted_model}
+_SCORES = {"rulelist": _rulelist_score, "rulefit": _rulefit_score, "skope": _skope_score}
+# learners that fit any number of classes themselves; the binary ones (_SCORES) are
+# wrapped one-vs-rest
+_MULTICLASS = set(_FIRST_MATCH) | set(_ADDITIVE)
+
+
+def _plain(label):
+    """A plain Python label, as in y, rather than a numpy scalar."""
+    return label.item() if isinstance(label, np.generic) else label
+
+
+def _first_match(rules, names):
+    """A first-match rule model from ``[(label, raw conditions)]`` in list order."""
+    out = []
+    for target, conditions in rules:
+        conjunction = _conjunction(conditions)
+        if conjunction is None:  # holds for no 0/1 input
+            continue
+        if not conjunction:  # holds for every input the earlier rules leave: the default
+            return {"decision": "first_match", "rules": out, "intercept": None, "default": target}
+        out.append((target, _named(conjunction, names), None))
+    # the rules cover every input (tree leaves, a list's final entry): the default is
+    # never reached, and the last rule's class is as good as any
+    return {"decision": "first_match", "rules": out, "intercept": None, "default": out[-1][0]}
+
+
+def _weighted_sum(terms, intercept, labels, names):
+    """A weighted-sum rule model from ``[(raw conditions, {label: weight})]``.
+
+    Terms that always hold go into the intercept, terms that never hold and zero weights
+    are dropped; the others keep their order, which is the order the learner adds them in.
+    """
+    intercept = {label: float(intercept.get(label, 0.0)) for label in labels}
+    rules = []
+    for conditions, weights in terms:
+        weights = {label: float(weights[label]) for label in labels if weights.get(label, 0) != 0}
+        conjunction = _conjunction(conditions)
+        if conjunction is None or not weights:
+            continue
+        if not conjunction:
+            for label, weight in weights.items():
+                intercept[label] += weight
+            continue
+        # max keeps the first of equal values: ties go to the class that comes first
+        target = max(labels, key=lambda label: weights.get(label, 0.0))
+        rules.append((target, _named(conjunction, names), weights))
+    default = max(labels, key=intercept.__getitem__)
+    return {"decision": "weighted_sum", "rules": rules, "intercept": intercept, "default": default}
+
+
+def _named(conjunction, names):
+    return tuple((names[j], "==", value) for j, value in conjunction)
 
 
 # --------------------------------------------------------------------------------------
 
 
 class ImodelsRules:
-    """An imodels classifier fitted on binary symbols, read back as conjunctive rules.
+    """An imodels classifier fitted on binary symbols, read back as an exact rule model.
 
-    Learners that handle several classes (FIGS, C4.5, HSTree, boosted stumps) are fitted
-    once on all classes; the others are fitted once per class, that class against the
-    rest (a single learner when there are two classes).
+    Learners that handle several classes (FIGS, C4.5, HSTree and scikit-learn trees,
+    boosted stumps) are fitted once on all classes; the others are fitted once per
+    class, that class against the rest (a single learner when there are two classes).
 
     Parameters
     ----------
@@ -366,14 +456,15 @@ class ImodelsRules:
 
     Notes
     -----
-    Rules are read from the learner's own structure. Trees (C4.5, HSTree, FIGS, the
-    boosted stumps): one rule per root-to-leaf path, for the class the leaf predicts
-    (for FIGS, whose trees are summed, the class its value raises most). Decision lists
-    (greedy rule list, OneR): entry k becomes "not entries 1..k-1, and entry k". Rule
-    sets: Skope-rules' rules, and RuleFit's terms with a non-zero coefficient, for the
-    class their sign favours (a linear term on a symbol reads "symbol is on"). One-vs-
-    rest keeps only the rules of each learner's class 1. Splits become ``== 0`` /
-    ``== 1`` tests; rules that no 0/1 input satisfies are dropped.
+    :meth:`rule_model` converts the fitted learner(s) into rules over the symbols that,
+    evaluated with the documented decision procedure, reproduce :meth:`predict` on every
+    0/1 input. Trees (C4.5, HSTree, scikit-learn trees) give one rule per leaf, decision
+    lists on two classes one rule per entry ("no earlier entry, and this one"): both are
+    first-match models. Sums of trees (FIGS), boosted trees, RuleFit, Skope-rules and
+    every one-vs-rest combination are weighted sums whose weights and intercepts are the
+    learner's own numbers (leaf values, SAMME tree weights, logistic coefficients,
+    precisions). Splits become ``== 0`` / ``== 1`` tests; rules that no 0/1 input
+    satisfies are dropped.
 
     Examples
     --------
@@ -381,6 +472,9 @@ class ImodelsRules:
     >>> S = np.array([[1, 1, 0], [1, 1, 1], [0, 1, 1], [0, 0, 1]] * 10, dtype=float)
     >>> y = np.array(["bird", "bird", "other", "other"] * 10)
     >>> model = ImodelsRules("c45").fit(S, y, ["head", "wing", "tail"])
+    >>> model.rule_model()
+    {'decision': 'first_match', 'rules': [('other', (('head', '==', 0),), None), \
+('bird', (('head', '==', 1),), None)], 'intercept': None, 'default': 'bird'}
     >>> model.rules()
     [('other', (('head', '==', 0),)), ('bird', (('head', '==', 1),))]
     """
@@ -404,7 +498,7 @@ class ImodelsRules:
         return learner
 
     def fit(self, S, y, names, sample_weight=None):
-        """Fit the learner(s) and convert them into rules.
+        """Fit the learner(s) and convert them into a rule model.
 
         Parameters
         ----------
@@ -438,41 +532,69 @@ class ImodelsRules:
         template = make_learner(self.learner, self.random_state)
         kind = _kind(template)
         self.one_vs_rest_ = kind not in _MULTICLASS and n_classes > 2
-        # targets[i] is what learner i is fitted on; class_of[i][c] the index in classes_
-        # of the label its class code c stands for (None: "the rest", given no rules)
+        # targets[i] is what learner i is fitted on; _class_of maps a single learner's
+        # class codes to indices in classes_
         if kind in _MULTICLASS:
-            targets, class_of = [codes], [list(range(n_classes))]
+            targets, self._class_of = [codes], np.arange(n_classes)
         elif n_classes == 2:
             # class 1 is classes_[1], except for Skope-rules, which only learns rules
             # that detect class 1 and votes them by precision: that suits the rarer class
             pos = 0 if kind == "skope" and counts[0] < counts[1] else 1
-            targets, class_of = [(codes == pos).astype(int)], [[1 - pos, pos]]
+            targets, self._class_of = [(codes == pos).astype(int)], np.array([1 - pos, pos])
         else:
             targets = [(codes == k).astype(int) for k in range(n_classes)]
-            class_of = [[None, k] for k in range(n_classes)]
-        self._class_of = np.asarray(class_of[0]) if not self.one_vs_rest_ else None
+            self._class_of = None
         with _quiet_and_seeded(self.random_state):
             self.estimators_ = [self._fit_one(template, S, target, sample_weight) for target in targets]
-
-        self.rules_ = []
-        for learner, index in zip(self.estimators_, class_of):
-            for code, conditions in _EXTRACTORS[kind](learner):
-                conjunction = _conjunction(conditions)
-                if index[code] is None or conjunction is None:
-                    continue
-                # a plain Python label, as in y, rather than a numpy scalar
-                target = self.classes_[index[code]]
-                target = target.item() if isinstance(target, np.generic) else target
-                rule = (target, tuple((names[j], "==", value) for j, value in conjunction))
-                if rule not in self.rules_:
-                    self.rules_.append(rule)
+        self.rule_model_ = self._read_rule_model(kind)
         return self
+
+    def _read_rule_model(self, kind):
+        """The fitted learner(s) as a rule model (see :meth:`rule_model`)."""
+        labels = [_plain(label) for label in self.classes_]
+        names = self.feature_names_in_
+        if kind in _FIRST_MATCH:
+            rules = [(labels[code], path) for code, path in _FIRST_MATCH[kind](self.estimators_[0])]
+            return _first_match(rules, names)
+        if kind in _ADDITIVE:
+            terms = [
+                (path, {labels[code]: weight for code, weight in weights.items()})
+                for path, weights in _ADDITIVE[kind](self.estimators_[0])
+            ]
+            return _weighted_sum(terms, {}, labels, names)
+        scores = [_SCORES[kind](learner) for learner in self.estimators_]
+        if self.one_vs_rest_:
+            # predict takes the argmax over classes of each learner's score for its
+            # class 1 (see _positive_score): for every binary learner here that score is
+            # (intercept + a sum of rule weights) / scale, so each class adds its own
+            # learner's terms
+            terms, intercept = [], {}
+            for label, score in zip(labels, scores):
+                intercept[label] = score.intercept / score.scale
+                terms += [(path, {label: weight / score.scale}) for path, weight in score.terms]
+            return _weighted_sum(terms, intercept, labels, names)
+        score = scores[0]
+        neg, pos = (labels[k] for k in self._class_of)
+        if kind == "rulelist":
+            # the list's entries hold on disjoint inputs that together cover all, so
+            # the list itself, each entry deciding its own class, is exact
+            rules = [(pos if weight > score.threshold else neg, path) for path, weight in score.terms]
+            return _first_match(rules, names)
+        # class pos iff intercept + sum > threshold: neg scores the threshold, and where
+        # neg comes second in classes_ (and so loses ties) the next float above it, which
+        # a float sum reaches exactly when it exceeds the threshold
+        threshold = score.threshold
+        if labels.index(neg) > labels.index(pos):
+            threshold = np.nextafter(threshold, np.inf)
+        terms = [(path, {pos: weight}) for path, weight in score.terms]
+        return _weighted_sum(terms, {neg: threshold, pos: score.intercept}, labels, names)
 
     def predict(self, S):
         """Predict labels with the learner's own decision rule.
 
-        One-vs-rest: the class whose learner gives the highest probability of class 1
-        (ties go to the first class in ``classes_``).
+        One-vs-rest: the class whose learner gives the highest score for class 1 (its
+        probability; RuleFit's continuous output), ties to the first class in
+        ``classes_``.
 
         Parameters
         ----------
@@ -495,18 +617,75 @@ class ImodelsRules:
                 codes = self._class_of[codes]
         return self.classes_[codes]
 
+    def rule_model(self):
+        """The fitted learner(s) as rules and one decision procedure that reproduces :meth:`predict`.
+
+        Returns
+        -------
+        dict
+            ``"decision"``: ``"first_match"`` or ``"weighted_sum"``.
+            ``"rules"``: list of ``(target_label, conditions, weight)``; ``conditions``
+            is a non-empty tuple of ``(symbol_name, "==", 0 or 1)`` that must all hold.
+            ``"intercept"``: ``{label: float}`` for every class (weighted_sum), else None.
+            ``"default"``: a label.
+
+            *first_match*: the first rule, in list order, whose conditions hold decides
+            its ``target_label``; when none holds, ``default``. ``weight`` is None.
+
+            *weighted_sum*: every class ``c`` scores ``intercept[c]`` plus
+            ``weight[c]`` of each rule whose conditions hold, added in list order (the
+            order the learner adds them in, so that floating-point sums agree); the
+            largest score wins, ties going to the class that comes first in
+            ``classes_``. ``weight`` is a dict ``{label: float}`` of non-zero entries and
+            ``target_label`` the class it raises most (ties: first in ``classes_``).
+            ``default`` is the decision when no rule holds, the argmax of the intercept.
+
+        Notes
+        -----
+        Per learner: trees (C4.5, HSTree with its shrunk values, scikit-learn trees) give
+        one first-match rule per leaf. A decision list (greedy rule list, OneR) on two
+        classes gives one first-match rule per entry. FIGS gives one rule per leaf of
+        each tree, weighted by the leaf's value vector. Boosted trees give one rule per
+        leaf, weighted as SAMME votes: the tree's weight for the class the leaf predicts,
+        ``-weight / (n_classes - 1)`` for the others. RuleFit on two classes: the rule
+        and linear-term coefficients for the positive class, intercept the logistic
+        intercept (plus linear terms at 0), against 0.5 for the other class (its predict
+        thresholds the logistic output at 0.5). Skope-rules on two classes: each rule's
+        precision for the positive class, against half the total precision.
+        One-vs-rest: each class gets its own learner's terms and intercept, on the scale
+        :meth:`predict` compares: RuleFit's continuous output (its probability is a
+        sigmoid of it), Skope's vote share (precisions over their total), a decision
+        list's probability of the entry that holds (one term per entry).
+        """
+        if not hasattr(self, "rule_model_"):
+            raise AttributeError("This ImodelsRules instance is not fitted yet; call fit first.")
+        model = dict(self.rule_model_)
+        model["rules"] = [
+            (target, conditions, dict(weight) if weight is not None else None)
+            for target, conditions, weight in model["rules"]
+        ]
+        if model["intercept"] is not None:
+            model["intercept"] = dict(model["intercept"])
+        return model
+
     def rules(self):
-        """The learned rules.
+        """The rule model's distinct ``(label, conditions)`` pairs, in order.
+
+        A view of :meth:`rule_model` without weights, intercept or default.
 
         Returns
         -------
         list of (label, conditions)
-            ``conditions`` is a tuple of ``(name, "==", 1)`` (symbol on) and
-            ``(name, "==", 0)`` (symbol off): a conjunction, empty when it always holds.
+            ``conditions`` is a non-empty tuple of ``(name, "==", 1)`` (symbol on) and
+            ``(name, "==", 0)`` (symbol off), a conjunction.
         """
-        if not hasattr(self, "rules_"):
+        if not hasattr(self, "rule_model_"):
             raise AttributeError("This ImodelsRules instance is not fitted yet; call fit first.")
-        return list(self.rules_)
+        out = []
+        for target, conditions, _ in self.rule_model_["rules"]:
+            if (target, conditions) not in out:
+                out.append((target, conditions))
+        return out
 
     @staticmethod
     def _check_S(S, n_features):
@@ -524,7 +703,10 @@ class ImodelsRules:
 
 
 def _positive_score(learner, S):
-    """A binary learner's probability (or score) of class 1."""
-    if hasattr(learner, "predict_proba"):
-        return np.asarray(learner.predict_proba(S))[:, 1]
-    return np.asarray(learner.decision_function(S))
+    """A binary learner's probability of class 1, which one-vs-rest compares across classes.
+
+    (RuleFit's probability is a strictly increasing map of its continuous output, which its
+    rule model sums, so both pick the same class except where the probability rounds two
+    different outputs to the same number.)
+    """
+    return np.asarray(learner.predict_proba(S))[:, 1]

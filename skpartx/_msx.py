@@ -1,14 +1,24 @@
 """Minimal sufficient explanations (MSX) by beam search, as in SAG and GEPC.
 
-A set S of parts is *sufficient* for an image when the model's value with only S kept
-reaches ``tau`` × its value on the full image, and *minimal* when no member can be
-dropped without losing sufficiency. The search grows sets from a few roots (the parts
-that score best alone), keeps the ``beam_width`` most valuable sets per root at each
-size, records every sufficient set it meets, prunes those greedily to minimality, and
-removes duplicates. All images' searches advance together: one engine call per step.
+A set S of parts is *sufficient* for an image when the model's softmax probability of
+the explained class with only S kept reaches ``tau`` × its probability on the full image,
+and *minimal* when no member can be dropped without losing sufficiency. Sufficiency is
+judged on probabilities whatever value the attribution reports: ``tau`` × a negative
+logit lies *above* the logit, so a threshold on logits would call the full image itself
+insufficient.
+
+The search grows sets from a few roots (the parts that score best alone), keeps the
+``beam_width`` most valuable sets per root at each size, records every sufficient set it
+meets and prunes those greedily to 1-minimality (no single member can be dropped). The
+model's value need not grow with the parts kept, so a set pruned that way may still
+contain a smaller sufficient set found elsewhere; such supersets are removed, as are
+duplicates. All images' searches advance together: one engine call per step.
 """
 
 import numpy as np
+
+# Every value of the search is the explained class's probability (see the module docstring).
+_VALUE = "probability"
 
 
 def _keep_rows(sets, n_parts):
@@ -24,7 +34,7 @@ def _evaluate_sets(engine, requests, n_parts):
     if not requests:
         return np.zeros(0)
     images = np.array([i for i, _ in requests], dtype=np.int64)
-    return engine.evaluate(images, _keep_rows([s for _, s in requests], n_parts))
+    return engine.evaluate(images, _keep_rows([s for _, s in requests], n_parts), output=_VALUE)
 
 
 def search_msx(engine, present, tau, beam_width=3, max_roots=3, max_successors=6):
@@ -36,7 +46,7 @@ def search_msx(engine, present, tau, beam_width=3, max_roots=3, max_successors=6
     present : bool ndarray (n_images, n_parts)
         Parts each image shows.
     tau : float in (0, 1]
-        Sufficiency threshold relative to the full image's value.
+        Sufficiency threshold relative to the full image's probability of the explained class.
     beam_width : int
         Sets kept per root and size.
     max_roots : int
@@ -48,17 +58,19 @@ def search_msx(engine, present, tau, beam_width=3, max_roots=3, max_successors=6
     Returns
     -------
     msx : list of list of tuple of int
-        Per image, its MSXs as sorted part-id tuples (at least one: the empty tuple when
-        the baseline alone is sufficient; when no smaller set is, all its parts, pruned).
+        Per image, its MSXs as sorted part-id tuples, smallest first (then by part ids).
+        At least one: the empty tuple, alone, when the baseline alone is sufficient; when
+        no smaller set is found, all the image's parts, pruned. No listed MSX contains
+        another.
     """
     n, n_parts = present.shape
-    full, empty = engine.full_and_empty()
+    full, empty = engine.full_and_empty(output=_VALUE)
     threshold = tau * full
     # When the baseline alone keeps the value, no part is needed: the MSX is the empty set.
     needs_parts = empty < threshold
     image_idx, part_idx = np.nonzero(present & needs_parts[:, None])
     alone = np.full((n, n_parts), -np.inf)
-    alone[image_idx, part_idx] = engine.evaluate(image_idx, np.eye(n_parts, dtype=bool)[part_idx])
+    alone[image_idx, part_idx] = engine.evaluate(image_idx, np.eye(n_parts, dtype=bool)[part_idx], output=_VALUE)
     ranking = [[p for p in np.argsort(-alone[i], kind="stable") if present[i, p]] for i in range(n)]
 
     found = [set() if needs_parts[i] else {()} for i in range(n)]
@@ -94,8 +106,19 @@ def search_msx(engine, present, tau, beam_width=3, max_roots=3, max_successors=6
     return _prune(engine, found, threshold, alone, n_parts)
 
 
+def _without_supersets(sets):
+    """``sets`` less every set that strictly contains another of them, smallest first."""
+    ordered = sorted(set(sets), key=lambda s: (len(s), s))
+    kept = []
+    for s in ordered:
+        if not any(set(k) < set(s) for k in kept):
+            kept.append(s)
+    return kept
+
+
 def _prune(engine, found, threshold, alone, n_parts):
-    """Greedily drop members (weakest alone first) while the set stays sufficient; dedupe."""
+    """Greedily drop members (weakest alone first) while the set stays sufficient; then
+    remove duplicates and supersets of other found sets."""
     pending = [(i, s, 0) for i in range(len(found)) for s in sorted(found[i]) if s]
     done = [{s for s in sets if not s} for sets in found]
     while pending:
@@ -118,4 +141,4 @@ def _prune(engine, found, threshold, alone, n_parts):
             else:
                 next_pending.append((i, s, k))
         pending = next_pending
-    return [sorted(sets, key=lambda s: (len(s), s)) for sets in done]
+    return [_without_supersets(sets) for sets in done]

@@ -41,8 +41,12 @@ def fires(symbols, conjunction):
     return symbols[:, list(conjunction)].all(axis=1)
 
 
-def greedy_cover(symbols, positive, candidates, max_rules, min_precision, min_coverage, gain="covered", weights=None):
-    """Pick conjunctions that cover the positive rows.
+def greedy_cover(symbols, positive, candidates, max_rules, min_precision, min_coverage, weights=None):
+    """Pick conjunctions that cover the positive rows (METHODS.md, GEPC step 6).
+
+    Each pick is the admissible conjunction that fires on the most still-uncovered
+    positive rows; ties go to the shorter conjunction, then to the more precise one,
+    then to the first in ``candidates``.
 
     Parameters
     ----------
@@ -56,32 +60,20 @@ def greedy_cover(symbols, positive, candidates, max_rules, min_precision, min_co
         (all symbols true) are positive.
     min_coverage : float
         Stop once this share of the positive rows is covered.
-    gain : {"covered", "exact"}
-        What a pick maximises among the still uncovered positive rows: ``"covered"``,
-        the rows it fires on (classic set cover); ``"exact"``, the rows whose whole
-        explanation set it is (GEPC: the most common local explanation first). Either
-        way a pick then covers every row it fires on.
     weights : ndarray (n,), optional
         Row weights; every count (gain, precision, coverage) is a weighted sum, so integer
         weights act like repeated rows.
 
     Returns
     -------
-    picks : list of (conjunction, fired_rows)
-        In pick order. Ties go to the shorter conjunction, then to the more precise one.
+    picks : list of (conjunction, fired_rows, precision)
+        In pick order.
     """
     weights = np.ones(len(symbols)) if weights is None else np.asarray(weights, dtype=np.float64)
     n_positive = float(weights[positive].sum())
     if n_positive == 0 or not candidates:
         return []
     fired = np.stack([fires(symbols, c) for c in candidates])
-    if gain == "exact":
-        sizes = symbols.sum(axis=1)
-        counted = fired & (sizes[None, :] == np.array([len(c) for c in candidates])[:, None])
-    elif gain == "covered":
-        counted = fired
-    else:
-        raise ValueError(f"gain must be 'covered' or 'exact', got {gain!r}.")
     hits = (fired & positive) @ weights
     firing = fired @ weights
     precision = np.where(firing > 0, hits / np.where(firing > 0, firing, 1), 0.0)
@@ -91,12 +83,46 @@ def greedy_cover(symbols, positive, candidates, max_rules, min_precision, min_co
     picks = []
     # A tolerance keeps float sums of weights from tipping comparisons.
     while len(picks) < max_rules and (n_positive - weights[uncovered].sum()) / n_positive < min_coverage - 1e-12:
-        score = np.where(admissible, (counted & uncovered) @ weights, 0.0)
+        score = np.where(admissible, (fired & uncovered) @ weights, 0.0)
         if score.max() <= 1e-12:
             break
         # Candidates come sorted, so the stable lexsort breaks remaining ties by symbol order.
         best = np.lexsort((-precision, lengths, -np.round(score, 9)))[0]
-        picks.append((candidates[best], fired[best]))
+        picks.append((candidates[best], fired[best], float(precision[best])))
         uncovered &= ~fired[best]
         admissible[best] = False
     return picks
+
+
+def drop_subsumed(picks, weights=None):
+    """Picks of one class without those another pick subsumes.
+
+    A pick is dropped when another kept pick fires on every row it fires on (it is at
+    least as general) with at least its precision: it adds nothing the other does not
+    say. Of two picks that fire on the same rows with equal precision, the earlier stays.
+
+    Parameters
+    ----------
+    picks : list of (conjunction, fired_rows, precision)
+        From :func:`greedy_cover`, in pick order.
+    weights : ndarray (n,), optional
+        Rows of zero weight are ignored.
+
+    Returns
+    -------
+    picks : list of (conjunction, fired_rows, precision)
+        The kept picks, in their order.
+    """
+    live = np.ones(len(picks[0][1]), dtype=bool) if picks and weights is None else np.asarray(weights) > 0
+    rows = [fired & live for _, fired, _ in picks]
+    precision = [p for _, _, p in picks]
+
+    def subsumes(a, b):
+        return not (rows[b] & ~rows[a]).any() and precision[a] >= precision[b] - 1e-12
+
+    kept = list(range(len(picks)))
+    for b in range(len(picks)):
+        # of two equivalent picks, each subsumes the other: only the later one goes
+        if any(a != b and subsumes(a, b) and not (a > b and subsumes(b, a)) for a in kept):
+            kept.remove(b)
+    return [picks[k] for k in kept]

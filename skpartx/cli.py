@@ -17,6 +17,10 @@ def _parser():
     )
     demo.add_argument("--out", default="skpartx-demo", help="folder for report.html and figures (default: %(default)s)")
     demo.add_argument("--seed", type=int, default=0, help="random seed of data, model and sampling (default: 0)")
+    demo.add_argument(
+        "--family", choices=["disjoint", "shared"], default="disjoint",
+        help="synthetic data: classes with parts of their own, or classes sharing parts (default: %(default)s)",
+    )
     demo.add_argument("--no-cache", action="store_true", help="train the demo model even if a cached one exists")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.add_argument(
@@ -42,6 +46,10 @@ def _parser():
     explain.add_argument("--baseline", default="mean", help="what replaces removed parts (default: %(default)s)")
     explain.add_argument("--rule-model", default="set_cover", help="set_cover or an imodels learner (default: %(default)s)")
     explain.add_argument("--class-names", help="file with one class name per line, in the model's output order")
+    explain.add_argument(
+        "--holdout", type=float, default=0.25,
+        help="share of images kept out of rule learning to measure the rules on (default: %(default)s)",
+    )
     explain.add_argument("--device", default="auto", help="auto, cpu or cuda (default: %(default)s)")
     explain.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
@@ -63,6 +71,7 @@ def main(argv=None):
             cache_dir=None if args.no_cache else "default",
             verbose=not args.quiet,
             random_state=args.seed,
+            family=args.family,
             print_fn=print,
             **overrides,
         )
@@ -81,6 +90,7 @@ def main(argv=None):
             method=args.method,
             baseline=args.baseline,
             rule_model=args.rule_model,
+            holdout=args.holdout,
             class_names=args.class_names,
             device=args.device,
             verbose=not args.quiet,

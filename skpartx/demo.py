@@ -16,7 +16,7 @@ from .counterfactual import PartCounterfactualExplainer, misclassification_repor
 from .datasets import make_part_shapes
 from .metrics import iou_per_part, mean_iou
 from .models import SmallCNN, predict_classes, train_classifier
-from .report import write_report_folder
+from .report import baseline_summary, write_report_folder
 from .rules import GlobalRuleExplainer
 from .transfer import PartLabelTransfer
 
@@ -28,6 +28,7 @@ DEMO_SETTINGS = dict(
     n_test=400,
     image_size=64,
     n_classes=4,
+    family="disjoint",
     labelled_per_class=10,
     epochs=10,
     width=16,
@@ -117,7 +118,7 @@ def run_demo(out_dir="skpartx-demo", cache_dir="default", verbose=True, print_fn
     t = time.perf_counter()
     n_total = s["n_train"] + s["n_test"]
     data = make_part_shapes(
-        n_total, image_size=s["image_size"], n_classes=s["n_classes"], random_state=s["random_state"]
+        n_total, image_size=s["image_size"], n_classes=s["n_classes"], family=s["family"], random_state=s["random_state"]
     )
     train, test = slice(0, s["n_train"]), slice(s["n_train"], n_total)
     t = lap("data", t)
@@ -147,7 +148,7 @@ def run_demo(out_dir="skpartx-demo", cache_dir="default", verbose=True, print_fn
         # Removed parts take the data's mean colour: a black fill is far from every training
         # image, and on this data it credits the body for the window it surrounds.
         PartAttributor(model=model, method="shapley", baseline="mean", verbose=verbose),
-        GlobalRuleExplainer(target_names=data.target_names),
+        GlobalRuleExplainer(target_names=data.target_names, binarize="fraction"),
     ).set_output(transform="pandas")
     pipeline.fit(X_explain, y_model[explain_idx])
     transfer, attributor, rules = pipeline.steps[0][1], pipeline.steps[1][1], pipeline.steps[2][1]
@@ -158,10 +159,14 @@ def run_demo(out_dir="skpartx-demo", cache_dir="default", verbose=True, print_fn
     transfer_miou = mean_iou(truth, X_test_filled.masks, len(data.part_names))
     part_iou = iou_per_part(truth, X_test_filled.masks, len(data.part_names))
     scores_test = attributor.transform(X_test_filled)
-    fidelity = rules.score(scores_test, y_model[test])
-    coverage = rules.coverage(scores_test, y_model[test])
+    verification = rules.verify(scores_test, y_model[test])
+    fidelity, coverage = verification.fidelity, verification.coverage
+    baseline_lines, baseline_section = baseline_summary(attributor.baseline_report(X_test_filled), data.target_names)
     t = lap("held-out evaluation", t)
 
+    planted = "; ".join(
+        f"{data.target_names[c]} = {' ∨ '.join(' ∧ '.join(term) for term in terms)}" for c, terms in data.dnf.items()
+    )
     summary = {
         "model accuracy (held-out)": accuracy,
         "transfer mIoU (held-out)": transfer_miou,
@@ -176,10 +181,12 @@ def run_demo(out_dir="skpartx-demo", cache_dir="default", verbose=True, print_fn
         f"skpartx {__version__} demo: {s['n_classes']} classes of synthetic part objects, "
         f"{len(labelled_idx)} labelled images, rules from {s['n_explain']} images",
         "",
-        rules.report(),
+        rules.report(verification=verification),
         "",
-        "Planted class rules: "
-        + "; ".join(f"{data.target_names[c]} = {' ∧ '.join(p)}" for c, p in data.rules.items()),
+        "Baseline (held-out images):",
+        *("  " + line for line in baseline_lines),
+        "",
+        f"Planted class rules: {planted}",
         "",
         f"model accuracy on held-out images  {accuracy:.3f}",
         f"part transfer mIoU (held-out)      {transfer_miou:.3f}",
@@ -202,7 +209,6 @@ def run_demo(out_dir="skpartx-demo", cache_dir="default", verbose=True, print_fn
                 f"{np.mean([c.n_swapped for c in found]):.1f} swapped parts on average"
             )
         summary.update({f"IoU {name}": float(v) for name, v in zip(data.part_names, part_iou)})
-        planted = "; ".join(f"{data.target_names[c]} = {' ∧ '.join(p)}" for c, p in data.rules.items())
         report_path = write_report_folder(
             out_dir,
             "skpartx demo: global part rules",
@@ -215,6 +221,8 @@ def run_demo(out_dir="skpartx-demo", cache_dir="default", verbose=True, print_fn
             true_masks=data.masks[test],
             target_names=data.target_names,
             misclassifications=misclassifications,
+            verification=verification,
+            sections=[baseline_section],
         )
         t = lap("report", t)
         lines.append(f"report: {report_path}")

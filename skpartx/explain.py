@@ -16,7 +16,7 @@ from ._torch import resolve_device
 from .attribution import PartAttributor
 from .datasets import load_coco_parts, load_image_folder
 from .models import predict_classes, predict_logits
-from .report import write_report_folder
+from .report import baseline_summary, write_report_folder
 from .rules import GlobalRuleExplainer
 from .transfer import PartLabelTransfer
 
@@ -120,6 +120,7 @@ def run_explain(
     baseline="mean",
     rule_model="set_cover",
     class_names=None,
+    holdout=0.25,
     device="auto",
     verbose=True,
     print_fn=None,
@@ -140,6 +141,10 @@ def run_explain(
         model. A TorchScript model cannot show its intermediate layers, so it needs one.
     out_dir : str
         Where ``report.html``, figures, ``rules.md`` and ``rules.json`` go.
+    holdout : float in [0, 1), default=0.25
+        Share of the images kept out of rule learning (stratified by the model's
+        decisions, fixed seed) on which fidelity, coverage and every rule's precision and
+        coverage are measured; 0 learns from and reports on all images.
     weights, backbone_weights, image_size, method, baseline, rule_model, class_names, device, verbose
         See ``skpartx explain --help``.
     print_fn : callable, default=None
@@ -149,7 +154,9 @@ def run_explain(
     -------
     result : dict
         ``rules`` (the fitted GlobalRuleExplainer), ``decisions``, ``X`` (filled images),
-        ``scores``, ``report`` (path) and ``lines``.
+        ``scores``, ``learn`` and ``held_out`` (image indices), ``verification`` (on the
+        held-out images, or None), ``baseline`` (:meth:`PartAttributor.baseline_report`),
+        ``report`` (path) and ``lines``.
     """
     if not isinstance(model, torch.nn.Module):
         model = load_model(model, weights)
@@ -171,16 +178,28 @@ def run_explain(
     filled = PartLabelTransfer(backbone=backbone, device=device, verbose=verbose, random_state=0).fit_transform(X)
     attributor = PartAttributor(model, method=method, baseline=baseline, device=device, verbose=verbose)
     scores = attributor.fit(filled).set_output(transform="pandas").transform(filled)
-    rules = GlobalRuleExplainer(rule_model, target_names=names, random_state=0).fit(scores, decisions)
+    baseline_lines, baseline_section = baseline_summary(attributor.baseline_report(filled), names)
+    learn, held_out = holdout_split(decisions, holdout)
+    binarize = "msx" if method == "msx" else "fraction"
+    rules = GlobalRuleExplainer(rule_model, binarize=binarize, target_names=names, random_state=0)
+    rules.fit(scores.iloc[learn], decisions[learn])
+    verification = rules.verify(scores.iloc[held_out], decisions[held_out]) if len(held_out) else None
 
     summary = {
         "images": len(X),
         "labelled images": int(X.labelled.sum()),
         "parts": len(X.part_names),
-        "rule fidelity (explained images)": rules.score(scores, decisions),
-        "rule coverage (explained images)": rules.coverage(scores, decisions),
+        "images the rules were learnt from": len(learn),
+        "rule fidelity (learnt from)": rules.score(scores.iloc[learn], decisions[learn]),
+        "rule coverage (learnt from)": rules.coverage(scores.iloc[learn], decisions[learn]),
         "rules": len(rules.rules_),
     }
+    if verification is not None:
+        summary.update({
+            "held-out images": len(held_out),
+            "rule fidelity (held-out)": verification.fidelity,
+            "rule coverage (held-out)": verification.coverage,
+        })
     if list(folder.target_names) == names:
         summary["model accuracy against the folders"] = float((decisions == folder.target).mean())
     path = write_report_folder(
@@ -193,11 +212,44 @@ def run_explain(
         summary,
         notes=[f"Images from {images}, part labels from {annotations}, {method} attribution, {baseline} baseline."],
         target_names=names,
+        verification=verification,
+        sections=[baseline_section],
     )
-    lines = [rules.report(), ""] + [f"{k}: {v:.3f}" if isinstance(v, float) else f"{k}: {v}" for k, v in summary.items()]
+    lines = [rules.report(verification=verification), "", "Baseline:"] + ["  " + line for line in baseline_lines]
+    lines += [""] + [f"{k}: {v:.3f}" if isinstance(v, float) else f"{k}: {v}" for k, v in summary.items()]
     lines.append(f"report: {path}")
     for line in lines:
         logger.info(line)
         if print_fn is not None:
             print_fn(line)
-    return {"rules": rules, "decisions": decisions, "X": filled, "scores": scores, "report": path, "lines": lines}
+    return {"rules": rules, "decisions": decisions, "X": filled, "scores": scores, "learn": learn, "held_out": held_out,
+            "verification": verification, "baseline": attributor.baseline_report(filled), "report": path,
+            "lines": lines}
+
+
+def holdout_split(decisions, holdout, random_state=0):
+    """Indices to learn rules from and to hold out, stratified by decision where every class allows it.
+
+    Parameters
+    ----------
+    decisions : array-like of shape (n_images,)
+    holdout : float in [0, 1)
+        Share of images held out; 0 holds out none.
+    random_state : int, default=0
+
+    Returns
+    -------
+    learn, held_out : ndarray of int
+    """
+    from sklearn.model_selection import train_test_split
+
+    decisions = np.asarray(decisions)
+    if not 0 <= holdout < 1:
+        raise ValueError(f"holdout must be in [0, 1), got {holdout!r}.")
+    index = np.arange(len(decisions))
+    if holdout == 0:
+        return index, index[:0]
+    _, counts = np.unique(decisions, return_counts=True)
+    stratify = decisions if counts.min() >= 2 else None
+    learn, held_out = train_test_split(index, test_size=holdout, random_state=random_state, stratify=stratify)
+    return np.sort(learn), np.sort(held_out)

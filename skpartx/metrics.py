@@ -2,6 +2,9 @@
 
 import numpy as np
 
+from ._part_scores import table_info
+from .attribution import msx_part_shares
+
 
 def iou_per_part(true_masks, predicted_masks, n_parts):
     """Intersection over union of each part id over a whole set of masks.
@@ -37,15 +40,14 @@ def mean_iou(true_masks, predicted_masks, n_parts):
 
 def _part_order_curves(attributor, X, scores, target, insertion):
     """Values as parts are removed (or inserted) in order of decreasing score, per image."""
-    from ._part_images import part_presence
-
-    X = attributor._check_X(X)
-    scores = np.asarray(scores, dtype=np.float64)
     n_parts = len(attributor.part_names_)
-    if scores.shape != (len(X), n_parts):
-        raise ValueError(f"scores must have shape ({len(X)}, {n_parts}), got {scores.shape}.")
-    engine = attributor._engine(X, attributor._targets(X, target))
-    present = part_presence(X.masks, n_parts)
+    if np.shape(scores) != (len(X), n_parts):
+        raise ValueError(f"scores must have shape ({len(X)}, {n_parts}), got {np.shape(scores)}.")
+    if table_info(scores)[1] == "msx":  # membership codes: rank parts by their share of the MSXs
+        scores = msx_part_shares(scores)
+    scores = np.asarray(scores, dtype=np.float64)
+    engine = attributor.coalition_engine(X, target)
+    present = engine.present
     image_idx, keep, steps = [], [], []
     for i in range(len(X)):
         parts = np.flatnonzero(present[i])
@@ -83,7 +85,9 @@ def part_deletion_curve(attributor, X, scores, target=None, n_points=11):
         Supplies the model, baseline and value (probability or logit).
     X : PartImages
     scores : array-like of shape (n_images, n_parts)
-        Part scores of any method (e.g. ``attributor.transform(X)``).
+        Part scores of any method (e.g. ``attributor.transform(X)``). MSX membership
+        codes (``method="msx"``, marked as such) rank the parts by
+        :func:`~skpartx.attribution.msx_part_shares`.
     target : int or array-like, default=None
         Explained class per image; default: the model's prediction.
     n_points : int, default=11
@@ -140,7 +144,7 @@ def make_rule_scorer(metric="fidelity", complexity_penalty=0.0):
     >>> from skpartx import GlobalRuleExplainer
     >>> from skpartx.metrics import make_rule_scorer
     >>> search = GridSearchCV(
-    ...     GlobalRuleExplainer(), {"max_rules": [1, 3]}, scoring=make_rule_scorer(complexity_penalty=0.01)
+    ...     GlobalRuleExplainer(binarize="fraction"), {"max_rules": [1, 3]}, scoring=make_rule_scorer(complexity_penalty=0.01)
     ... )
     """
     if metric not in ("fidelity", "coverage"):

@@ -17,7 +17,6 @@ Requires ``dask[distributed]`` (``pip install skpartx[dask]``).
 
 import numpy as np
 import pandas as pd
-from sklearn.utils._set_output import _get_output_config
 
 from ._part_images import PartImages, as_part_images
 from ._torch import ModelCallError, batch_slices
@@ -27,7 +26,7 @@ from .transfer import PartLabelTransfer
 
 def _attribution_chunk(attributor, X, seed, start=0):
     try:
-        return attributor._attribute_chunk(X, None, seed)[0]["scores"]
+        return attributor.attribute_chunk(X, seed)
     except ModelCallError as exc:  # name the images by their position in the whole X
         raise exc.shifted(start) from exc.cause
 
@@ -72,8 +71,9 @@ def transform_on_cluster(estimator, X, client=None, chunk_size=None):
     -------
     result
         What ``estimator.transform(X)`` returns: a :class:`~skpartx.PartImages` for a
-        :class:`PartLabelTransfer`, an array (or DataFrame under
-        ``set_output(transform="pandas")``) of part scores for a :class:`PartAttributor`.
+        :class:`PartLabelTransfer`; for a :class:`PartAttributor` its part scores, with its
+        warnings, as a ``PartScoreArray`` (or a DataFrame under
+        ``set_output(transform="pandas")``).
 
     Examples
     --------
@@ -85,17 +85,11 @@ def transform_on_cluster(estimator, X, client=None, chunk_size=None):
     X = as_part_images(X)
     remote = client.scatter(estimator, broadcast=True)  # sent once to every worker, not once per task
     if isinstance(estimator, PartAttributor):
-        X = estimator._check_X(X)
-        chunks, seeds = estimator._chunk_plan(len(X))
+        X, chunks, seeds = estimator.plan_chunks(X)
         futures = [
             client.submit(_attribution_chunk, remote, X[c], seed, c.start, pure=False) for c, seed in zip(chunks, seeds)
         ]
-        parts = client.gather(futures)
-        scores = np.concatenate(parts) if parts else np.zeros((0, len(estimator.part_names_)))
-        scores = estimator._with_relations(X, scores)
-        if _get_output_config("transform", estimator)["dense"] == "pandas":
-            return pd.DataFrame(scores, columns=estimator.get_feature_names_out())
-        return scores
+        return estimator.scores_from_chunks(X, client.gather(futures))
 
     size = chunk_size or getattr(estimator, "chunk_size", None) or 256
     chunks = batch_slices(len(X), int(size))

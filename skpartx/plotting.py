@@ -129,7 +129,7 @@ def plot_part_importance(scores, y, part_names, target_names=None, ax=None):
     return plot_class_part_table(table, labels, part_names, ax=ax)
 
 
-def plot_rule_examples(X, indices, rule, alpha=0.6):
+def plot_rule_examples(X, indices, rule, alpha=0.6, parts=None):
     """Images a rule covers, the parts it names outlined in colour and the rest dimmed.
 
     Parameters
@@ -140,6 +140,9 @@ def plot_rule_examples(X, indices, rule, alpha=0.6):
     rule : Rule
     alpha : float, default=0.6
         How strongly parts outside the rule are dimmed.
+    parts : sequence of str, default=None
+        The part names the rule requires (:meth:`GlobalRuleExplainer.rule_parts`);
+        ``None``: the rule's symbols that are part names.
 
     Returns
     -------
@@ -147,8 +150,7 @@ def plot_rule_examples(X, indices, rule, alpha=0.6):
     """
     plt = _pyplot()
     names = list(X.part_names)
-    # Parts named by the rule, directly or through a relation ("wing above body").
-    wanted = {p for feature in rule.positive_features() for p in names if p == feature or f" {p}" in f" {feature} "}
+    wanted = set(rule.positive_features()) & set(names) if parts is None else set(parts)
     ids = [names.index(p) for p in sorted(wanted, key=names.index)]
     colours = part_colours(len(names))
     n = max(len(indices), 1)

@@ -17,7 +17,7 @@ img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
 """
 
 
-def write_html_report(path, title, summary, explainer, figures=(), notes=(), sections=()):
+def write_html_report(path, title, summary, explainer, figures=(), notes=(), sections=(), verification=None):
     """Write an HTML page with a summary table, the rules per class and figures.
 
     Parameters
@@ -35,6 +35,8 @@ def write_html_report(path, title, summary, explainer, figures=(), notes=(), sec
     sections : sequence of (heading, HTML fragment, figures)
         Further sections after the rules; the fragments must already be escaped, the
         figures are (caption, file name) pairs.
+    verification : RuleVerification, optional
+        From :meth:`GlobalRuleExplainer.verify`: held-out figures next to the training ones.
 
     Returns
     -------
@@ -46,9 +48,9 @@ def write_html_report(path, title, summary, explainer, figures=(), notes=(), sec
     parts.append("<h2>Summary</h2>")
     parts.append(table([(k, f"{v:.3f}" if isinstance(v, float) else v) for k, v in summary.items()], ("measure", "value")))
     parts.append("<h2>Rules</h2>")
-    parts.append(explainer._repr_html_())
+    parts.append(explainer.to_html(verification))
     parts.append("<h3>Full report</h3>")
-    parts.append(f"<pre>{html.escape(explainer.report())}</pre>")
+    parts.append(f"<pre>{html.escape(explainer.report(verification=verification))}</pre>")
     for heading, fragment, section_figures in sections:
         parts.append(f"<h2>{html.escape(heading)}</h2>{fragment}")
         parts += [_figure(caption, file_name) for caption, file_name in section_figures]
@@ -62,6 +64,47 @@ def write_html_report(path, title, summary, explainer, figures=(), notes=(), sec
     return path
 
 
+def baseline_summary(report, class_names=None):
+    """What the model makes of the all-baseline images, as report lines and an HTML section.
+
+    Parameters
+    ----------
+    report : pandas.DataFrame
+        From :meth:`PartAttributor.baseline_report`.
+    class_names : sequence, optional
+        Display names indexed by class.
+
+    Returns
+    -------
+    lines : list of str
+        One line per explained class.
+    section : (heading, HTML fragment, figures)
+        For :func:`write_report_folder`'s ``sections``.
+    """
+
+    def name(c):
+        c = int(c)  # a row of mixed numbers holds the classes as floats
+        return str(class_names[c]) if class_names is not None else str(c)
+
+    lines, rows = [], []
+    for c, row in report.iterrows():
+        lines.append(
+            f"{name(c)}: the baseline alone keeps the model's confidence for {row['baseline_sufficient']:.0%} of its "
+            f"images (mean probability {row['baseline_probability']:.2f}); the all-baseline image is called "
+            f"{name(row['baseline_class'])} (probability {row['baseline_class_probability']:.2f})"
+        )
+        rows.append((name(c), int(row["n_images"]), f"{row['baseline_probability']:.2f}",
+                     f"{row['baseline_sufficient']:.0%}", name(row["baseline_class"]),
+                     f"{row['baseline_class_probability']:.2f}"))
+    fragment = (
+        "<p>Removed parts are replaced by the baseline. When the model already calls the all-baseline image by a "
+        "class, explanations of that class owe part of their value to the baseline itself.</p>"
+        + table(rows, ("explained class", "images", "its probability on the baseline", "baseline alone suffices",
+                       "baseline image called", "with probability"))
+    )
+    return lines, ("What the model sees in the baseline", fragment, ())
+
+
 def _figure(caption, file_name):
     return (
         f"<figure><img src='{html.escape(file_name, quote=True)}' alt='{html.escape(caption, quote=True)}'>"
@@ -71,7 +114,7 @@ def _figure(caption, file_name):
 
 def write_report_folder(
     out_dir, title, X, scores, decisions, rules, summary, notes=(), true_masks=None, target_names=None, n_examples=6,
-    misclassifications=None,
+    misclassifications=None, verification=None, sections=(),
 ):
     """Write a complete explanation report: ``report.html``, figures, ``rules.md``, ``rules.json``.
 
@@ -101,6 +144,11 @@ def write_report_folder(
         From :func:`skpartx.counterfactual.misclassification_report`: a section with the
         parts driving each confusion and a figure per example counterfactual (the first
         of each of up to four confusions).
+    verification : RuleVerification, optional
+        From :meth:`GlobalRuleExplainer.verify` on held-out images: shown next to the
+        training figures in the rules, ``rules.md`` and ``rules.json``.
+    sections : sequence of (heading, HTML fragment, figures)
+        Further sections before the figures (fragments already escaped).
 
     Returns
     -------
@@ -133,11 +181,11 @@ def write_report_folder(
     for target in rules.classes_:
         class_rules = rules.rules_for(target)
         if class_rules:
-            label = rules._class_label(target)
+            label = rules.class_label(target)
             safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in label)
             fig = rules.plot_rule_examples(X, scores, class_rules[0], n_images=n_examples)
             save(fig, f"examples_{safe}.png", f"Images covered by the first rule of {label}")
-    sections = []
+    sections = list(sections)
     if misclassifications is not None:
         section_figures = []
         if len(misclassifications.table):
@@ -151,6 +199,8 @@ def write_report_folder(
         sections.append(("Misclassifications", fragment, section_figures))
     for format, name in (("markdown", "rules.md"), ("json", "rules.json")):
         with open(os.path.join(out_dir, name), "w", encoding="utf-8") as handle:
-            handle.write(rules.report(format))
+            handle.write(rules.report(format, verification=verification))
     notes = list(notes) + ["The rules as Markdown and JSON: rules.md, rules.json."]
-    return write_html_report(os.path.join(out_dir, "report.html"), title, summary, rules, figures, notes, sections)
+    return write_html_report(
+        os.path.join(out_dir, "report.html"), title, summary, rules, figures, notes, sections, verification
+    )

@@ -1,9 +1,9 @@
 """Global symbolic rules per class, learned from local part explanations."""
 
-import html
 import json
+import os
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from numbers import Integral, Real
 
 import numpy as np
@@ -13,19 +13,29 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from ._html import rules_table
-from ._relations import parse_relation
-from ._set_cover import all_subsets, fires, greedy_cover, observed_sets
+from . import _rule_report
+from ._decision import DECISIONS, decide, rule_firing
+from ._part_scores import table_info
+from ._set_cover import all_subsets, drop_subsumed, fires, greedy_cover, observed_sets
+from ._symbols import BINARIZE, SymbolSpace
 
-_OPERATORS = {
-    ">": np.greater,
-    ">=": np.greater_equal,
-    "<": np.less,
-    "<=": np.less_equal,
-    "==": np.equal,
-}
-BINARIZE = ("relative", "fraction", "absolute", "top_k", "positive")
-_DEFAULT_THRESHOLD = {"relative": 0.5, "fraction": 0.8, "absolute": 0.5}
+RULES_JSON_VERSION = 2
+_Z95 = 1.959963984540054
+
+
+def wilson_interval(successes, trials, z=_Z95):
+    """Wilson score interval of a proportion (95% by default); ``(0, 1)`` without trials.
+
+    Weighted counts are accepted: ``trials`` then acts as the effective number of trials.
+    """
+    if trials <= 0:
+        return (0.0, 1.0)
+    p = min(max(successes / trials, 0.0), 1.0)
+    denominator = 1 + z**2 / trials
+    centre = (p + z**2 / (2 * trials)) / denominator
+    half = z * np.sqrt(p * (1 - p) / trials + z**2 / (4 * trials**2)) / denominator
+    # the interval holds p itself; rounding must not push an end past it at p = 0 or 1
+    return (max(0.0, min(float(centre - half), p)), min(1.0, max(float(centre + half), p)))
 
 
 @dataclass(frozen=True)
@@ -37,9 +47,10 @@ class Rule:
     target : object
         The class the rule predicts (a label of ``y``).
     conditions : tuple of (str, str, float)
-        ``(feature, operator, threshold)`` with ``operator`` in ``>``, ``>=``, ``<``,
-        ``<=``, ``==``; features are symbols of ``get_feature_names_out()``, which are 1
-        when the part (or relation) belongs to an image's explanation.
+        ``(symbol, operator, threshold)`` with ``operator`` in ``>``, ``>=``, ``<``,
+        ``<=``, ``==``; symbols are the columns of :meth:`GlobalRuleExplainer.symbols`,
+        which are 1 when the part (relation, or set of parts) belongs to an image's
+        explanation.
     support : float
         Training images on which the rule fires (their total ``sample_weight``).
     precision : float
@@ -48,6 +59,11 @@ class Rule:
         Share of the model's ``target`` images on which the rule fires.
     target_name : str or None
         Display name of the class.
+    precision_interval, coverage_interval : tuple of float or None
+        95% Wilson intervals of ``precision`` and ``coverage``.
+    weight : dict or None
+        Additive rule models only: class name → what the rule adds to that class's score
+        when it fires.
     """
 
     target: object
@@ -56,6 +72,9 @@ class Rule:
     precision: float
     coverage: float
     target_name: str = None
+    precision_interval: tuple = None
+    coverage_interval: tuple = None
+    weight: dict = field(default=None, hash=False)
 
     @property
     def label(self):
@@ -72,76 +91,124 @@ class Rule:
         return out
 
     def positive_features(self):
-        """Features the rule requires to be present (``== 1``)."""
+        """Symbols the rule requires to be present (``== 1``)."""
         return [f for f, op, t in self.conditions if op == "==" and t == 1]
+
+    def weight_string(self):
+        """The weights as text (``"weights racer +0.31, flyer -0.12"``), or ``""``."""
+        if not self.weight:
+            return ""
+        return "weights " + ", ".join(f"{name} {value:+.3g}" for name, value in self.weight.items())
 
     def __str__(self):
         body = " ∧ ".join(self.condition_strings()) or "(always)"
-        return f"{self.label} ← {body} (precision {self.precision:.2f}, covers {self.coverage:.0%})"
+        weights = f"{self.weight_string()}; " if self.weight else ""
+        return f"{self.label} ← {body} ({weights}precision {self.precision:.2f}, covers {self.coverage:.0%})"
 
     def __len__(self):
         return len(self.conditions)
 
 
+@dataclass
+class RuleVerification:
+    """Rules checked on images they were not learnt from (:meth:`GlobalRuleExplainer.verify`).
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per rule (in ``rules_`` order): ``rule``, ``class``, then ``support``,
+        ``precision``, ``precision_low``, ``precision_high``, ``coverage``,
+        ``coverage_low``, ``coverage_high`` for the training images (suffix ``_train``) and
+        for the verification images (suffix ``_test``). Intervals are 95% Wilson intervals.
+    fidelity : float
+        Share of the verification images whose model decision the rules reproduce.
+    coverage : float
+        Share of the verification images covered by a rule of their decided class.
+    n_images : float
+        Number (total weight) of verification images.
+    """
+
+    table: object
+    fidelity: float
+    coverage: float
+    n_images: float
+
+
 class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
     """Per-class rules over part symbols that reproduce a model's decisions.
 
-    Each row of ``F`` holds one image's part scores (e.g. from :class:`PartAttributor`).
-    Scores are binarised into *symbols* — "this part matters for this image's decision"
-    — and each image's set of symbols is its local explanation. Columns named like
-    ``"wing above body"`` (``PartAttributor(relations=True)``) are relational symbols: on
-    when the relation holds in the image's part mask and both parts are on.
+    Each row of ``F`` holds one image's local explanation, as given by
+    :class:`PartAttributor`. Explanations become binary *symbols* — "this part matters
+    for this image's decision" — and a rule is a conjunction of symbols. Part scores
+    (Shapley values, occlusion, ...) are binarised per image (``binarize``); columns named
+    like ``"wing above body"`` (``PartAttributor(relations=True)``) are relational symbols,
+    on when the relation holds in the image's part mask and both parts are on. Minimal
+    sufficient explanations (``PartAttributor(method="msx")``) keep each MSX its own
+    candidate conjunction, as GEPC does: the symbol ``{head, wing}`` is on when head and
+    wing contain one of the image's MSXs and each belongs to one of them; the empty MSX
+    (the baseline alone suffices) turns on only the symbol ``(baseline)``.
 
-    With ``rule_model="set_cover"`` (GEPC), greedy set cover picks, per class, conjunctions
-    of symbols until the class's images are covered: by default the class's most common
-    local explanation among the still uncovered images, provided it keeps a minimum
-    precision against the other classes. With an imodels learner, the learner is fitted on
-    the symbols and its trees or rules are converted to the same :class:`Rule` objects.
+    How rules decide (one procedure per fitted model, see ``decision_``, printed in every
+    report, written in ``rules.json``): ``"most_precise"`` (set cover): the most precise
+    firing rule decides, equal precision → the rule listed first; ``"first_match"``
+    (decision lists, trees): the first firing rule decides; ``"weighted_sum"`` (vote-based
+    imodels learners): each class sums its intercept and the weights of the firing rules,
+    the largest sum decides, equal sums → the class listed first. No deciding rule → the
+    default class. ``predict``, ``score``, ``coverage``, every report and
+    :func:`apply_rules` on ``rules.json`` use exactly these rules and this procedure.
 
     Parameters
     ----------
     rule_model : "set_cover", str or imodels estimator, default="set_cover"
-        ``"set_cover"`` or one of ``"figs"``, ``"rulefit"``, ``"greedy_rule_list"``,
-        ``"skope"``, ``"boosted"``, ``"oner"``, ``"c45"``, ``"hstree"``, or an (unfitted)
-        imodels estimator. Binary-only learners are wrapped one-vs-rest.
-    binarize : {"relative", "fraction", "absolute", "top_k", "positive"}, default="relative"
-        When a part is on, per image:
+        ``"set_cover"`` (GEPC's greedy set cover) or one of ``"figs"``, ``"rulefit"``,
+        ``"greedy_rule_list"``, ``"skope"``, ``"boosted"``, ``"oner"``, ``"c45"``,
+        ``"hstree"``, or an (unfitted) imodels estimator, fitted on the symbols and written
+        as rules with the decision procedure that reproduces its own predictions.
+        Binary-only learners are wrapped one-vs-rest.
+    binarize : {"auto", "msx", "relative", "fraction", "absolute", "top_k", "positive"}, default="auto"
+        How ``F`` becomes symbols:
 
-        - ``"relative"``: score > 0 and ≥ ``threshold`` (0.5) × the image's top score —
-          scale-free, suits every method;
+        - ``"auto"``: ``"msx"`` when ``F`` comes from ``PartAttributor(method="msx")`` (its
+          output says so), ``"fraction"`` otherwise (changed in 0.2: ``"relative"`` before;
+          ``benchmarks/rules.py`` measures why);
+        - ``"msx"``: ``F`` holds MSX membership codes (see ``PartAttributor``);
+        - ``"relative"``: a part is on when its score is > 0 and ≥ ``threshold`` (0.5) ×
+          the image's top score — scale-free, suits every scoring method;
         - ``"fraction"``: among the smallest set of top-scoring parts whose scores add up to
           ``threshold`` (0.8) of the image's total positive score — for Shapley values,
           whose total is f(image) − f(baseline), the parts carrying that share of it;
-        - ``"absolute"``: score ≥ ``threshold`` (0.5) — e.g. for ``msx``, parts in at least
-          half of the image's minimal sufficient explanations;
+        - ``"absolute"``: score ≥ ``threshold`` (0.5);
         - ``"top_k"``: the ``top_k`` highest positive scores;
-        - ``"positive"``: score > 0 — for ``msx``, parts in any MSX.
+        - ``"positive"``: score > 0.
     threshold : float, default=None
         Threshold of ``binarize``; ``None`` uses the default given above.
     top_k : int, default=2
         Parts kept per image by ``binarize="top_k"``.
     max_rule_length : int, default=3
-        Most symbols in one set-cover conjunction.
+        Most symbols in one set-cover conjunction (most parts in an MSX candidate).
     max_rules : int, default=5
         Most set-cover rules per class.
     min_precision : float, default=0.9
         Least share of a set-cover rule's firing images that must belong to its class.
     min_coverage : float, default=0.98
         Set cover stops adding rules to a class once this share of its training images is
-        covered (0.98 keeps held-out coverage above 0.95 on the built-in benchmark).
+        covered.
     min_support : int, default=2
-        Least number of a class's images a candidate conjunction must occur in.
+        Least number of a class's images a candidate conjunction must fire on.
     candidates : {"observed", "subsets"}, default="observed"
-        ``"observed"`` (GEPC): candidates are the images' whole explanation sets, and each
-        pick maximises the uncovered images it is the whole explanation of, so rules are
-        complete local explanations ("head ∧ wing", not just "head"). ``"subsets"``: every
-        sub-conjunction of an explanation is a candidate and each pick maximises the
-        uncovered images it fires on, which favours the shortest separating rules.
+        ``"observed"`` (GEPC): candidates are the images' own local explanations — their
+        whole symbol sets, or each of their MSXs — so rules are complete local
+        explanations ("head ∧ wing", not just "head"). ``"subsets"``: every conjunction of
+        up to ``max_rule_length`` symbols (parts) is a candidate, which favours the
+        shortest separating rules. Either way each pick is the candidate that fires on the
+        most still-uncovered images of the class (ties: the shorter, then the more
+        precise), and a rule that a more general chosen rule of its class with at least its
+        precision subsumes is dropped.
     as_decision_list : bool, default=False
         Set cover only: learn one ordered list across classes (each pick is the best rule
-        of any class on the images earlier rules left) and predict with the first rule that
-        fires. Otherwise each class gets its own rules and prediction follows the most
-        precise firing rule.
+        of any class on the images earlier rules left) and decide by the first firing
+        rule. Otherwise each class gets its own rules and the most precise firing rule
+        decides.
     target_names : sequence or dict, default=None
         Display names of the classes: indexed by class label (a sequence for labels
         ``0..K-1``, or a dict).
@@ -151,33 +218,49 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
+    class_names_ : list of str
+        Display name of each class (``target_names`` or the label as text), unique.
     rules_ : list of Rule
         Set cover: grouped by class in pick order (in list order with
-        ``as_decision_list``). imodels: the learner's rules, converted.
+        ``as_decision_list``). imodels: the learner's rules.
+    decision_ : {"first_match", "most_precise", "weighted_sum"}
+        How ``rules_`` decide.
     default_class_ : object
-        Predicted when no rule fires: the most frequent class among the training images no
-        rule covers (of all images when every image is covered).
+        Decided when no rule decides: set cover, the most frequent class among the
+        training images no rule fires on (of all images when every image is covered);
+        imodels, the learner's own default (for additive models, the class with the
+        largest intercept).
+    intercept_ : ndarray of shape (n_classes,) or None
+        Additive models: each class's score before any rule fires.
+    binarize_ : str
+        The binarisation used (``"msx"`` or one of the scoring ones).
+    symbol_space_ : SymbolSpace
+        The symbols rules are written in and how ``F`` becomes them.
     class_part_scores_ : ndarray of shape (n_classes, n_parts)
-        Mean part score of each class's training images (for :meth:`plot_part_importance`).
+        Mean part score (for MSXs: share of MSXs containing the part) of each class's
+        training images, for :meth:`plot_part_importance`.
     explanation_profile_ : dict
-        Class → its three most common local explanations, as ``(symbols, share of the
-        class's images)``.
+        Class → its three most common local explanations (symbol sets, or MSXs), as
+        ``(names, share of the class's images)``.
+    empty_explanations_ : dict
+        Class → share of its training images whose explanation is empty (no part is on;
+        for MSXs, the baseline alone keeps the model's confidence), for the classes where
+        that happens at all.
     shortcuts_ : list of str
-        Symbols in the explanation of at least half of the images of every class (with two
+        Names in the explanation of at least half of the images of every class (with two
         or more classes): the model leans on them whatever the class — a likely shortcut,
         such as the background, that no per-class rule can single out.
     background_shortcuts_ : dict
         Class → share of its images whose explanation includes the ``"background"``
-        symbol, for the classes where that share is at least one half (with two or more
-        classes): the model decides these classes by what surrounds the object — a
-        likely shortcut even when the other classes are explained by their parts.
+        part, for the classes where that share is at least one half (with two or more
+        classes): the model decides these classes by what surrounds the object.
     part_names_ : list of str
-        The part (non-relation) columns.
+        The part (non-relation) columns of ``F``.
     learner_ : object or None
         The fitted imodels adapter.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
-        Only when ``F`` had string column names (e.g. a DataFrame of part scores).
+        Only when ``F`` was a DataFrame with string column names.
 
     Examples
     --------
@@ -191,7 +274,7 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
 
     _parameter_constraints = {
         "rule_model": "no_validation",
-        "binarize": [StrOptions(set(BINARIZE))],
+        "binarize": [StrOptions({"auto", "msx", *BINARIZE})],
         "threshold": [Interval(Real, None, None, closed="neither"), None],
         "top_k": [Interval(Integral, 1, None, closed="left")],
         "max_rule_length": [Interval(Integral, 1, None, closed="left")],
@@ -209,7 +292,7 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
         self,
         rule_model="set_cover",
         *,
-        binarize="relative",
+        binarize="auto",
         threshold=None,
         top_k=2,
         max_rule_length=3,
@@ -238,115 +321,95 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
 
     # -- symbols -------------------------------------------------------------------------
 
-    def _columns(self, names):
-        """Split columns into parts and relations ``(column, a_column, b_column)``."""
-        parts = [j for j, name in enumerate(names) if parse_relation(name, names) is None]
-        part_names = [names[j] for j in parts]
-        relations = []
-        for j, name in enumerate(names):
-            parsed = parse_relation(name, part_names)
-            if parsed is not None:
-                relations.append((j, parts[parsed[1]], parts[parsed[2]]))
-        return parts, relations
-
-    def _binarize_parts(self, scores):
-        """On/off of each part column per row, following ``binarize``."""
-        t = self.threshold if self.threshold is not None else _DEFAULT_THRESHOLD.get(self.binarize)
-        positive = scores > 0
-        if self.binarize == "positive":
-            return positive
-        if self.binarize == "absolute":
-            return scores >= t
-        if self.binarize == "relative":
-            top = scores.max(axis=1, keepdims=True) if scores.shape[1] else np.zeros((len(scores), 1))
-            return positive & (scores >= t * top)
-        order = np.argsort(-scores, axis=1, kind="stable")
-        ranked = np.take_along_axis(scores, order, axis=1)
-        if self.binarize == "top_k":
-            chosen = np.arange(scores.shape[1])[None, :] < self.top_k
-        else:  # fraction: the top parts until their cumulative score first reaches t of the total
-            cumulative = np.cumsum(np.clip(ranked, 0, None), axis=1)
-            total = cumulative[:, -1:] if scores.shape[1] else np.zeros((len(scores), 1))
-            chosen = np.concatenate([np.ones((len(scores), 1), bool), cumulative[:, :-1] < t * total], axis=1)
-        on = np.zeros_like(positive)
-        np.put_along_axis(on, order, chosen, axis=1)
-        return on & positive
-
-    def _symbols(self, F):
-        """Binary symbols of a validated score matrix (columns as ``get_feature_names_out``)."""
-        symbols = np.zeros(F.shape, dtype=bool)
-        symbols[:, self._part_columns] = self._binarize_parts(F[:, self._part_columns])
-        for column, a, b in self._relation_columns:
-            symbols[:, column] = (F[:, column] > 0.5) & symbols[:, a] & symbols[:, b]
-        return symbols
+    def _resolve_binarize(self, encoding):
+        if self.binarize == "auto":
+            if encoding == "msx":
+                return "msx"
+            warnings.warn(
+                "GlobalRuleExplainer's default binarize='auto' binarises part scores with 'fraction' since skpartx 0.2 "
+                "(it was 'relative', which misses the second part of a conjunction when one part carries most of the "
+                "score); pass binarize='relative' for the former symbols, or binarize='fraction' to silence this "
+                "warning.",
+                FutureWarning,
+                stacklevel=3,
+            )
+            return "fraction"
+        if encoding == "msx" and self.binarize != "msx":
+            raise ValueError(
+                f"F holds minimal sufficient explanations (PartAttributor(method='msx')), which binarize="
+                f"{self.binarize!r} cannot read as part scores; use binarize='auto' or 'msx'."
+            )
+        return self.binarize
 
     def symbols(self, F):
-        """The binary symbols of ``F`` that rules are written in, as a DataFrame."""
+        """The binary symbols of ``F`` that rules are written in, as a DataFrame.
+
+        Columns are ``get_feature_names_out()``; the conditions of ``rules_`` (and of
+        ``rules.json``) refer to them.
+        """
         import pandas as pd
 
-        F = self._validated(F)
         return pd.DataFrame(self._symbols(F), columns=list(self.get_feature_names_out()))
+
+    def _symbols(self, F):
+        F = self._validated(F)
+        return self.symbol_space_.transform(F)
+
+    def rule_parts(self, rule):
+        """The part names a rule requires, directly or through relations and part sets.
+
+        Parameters
+        ----------
+        rule : Rule or int
+            A rule or its index in ``rules_``.
+
+        Returns
+        -------
+        parts : list of str
+            In the order of ``part_names_``.
+        """
+        check_is_fitted(self)
+        rule = self.rules_[rule] if isinstance(rule, (int, np.integer)) else rule
+        wanted = {p for symbol in rule.positive_features() for p in self.symbol_space_.symbol_parts(symbol)}
+        return [p for p in self.part_names_ if p in wanted]
 
     # -- fitting ---------------------------------------------------------------------------
 
-    def _target_name(self, target):
+    def class_label(self, target):
+        """The display name of a class: its ``target_names`` entry, or the label as text."""
         names = self.target_names
-        if names is None:
-            return None
         if isinstance(names, dict):
-            return str(names[target]) if target in names else None
-        try:
-            return str(names[int(target)])
-        except (ValueError, TypeError, IndexError):
-            return None
+            return str(names[target]) if target in names else str(target)
+        if names is not None:
+            try:
+                return str(names[int(target)])
+            except (ValueError, TypeError, IndexError):
+                pass
+        return str(target)
 
-    def _make_rule(self, target, conditions, symbols, y, weights):
-        fired = self._fires(symbols, conditions)
-        positive = y == target
-        hits = float(weights[fired & positive].sum())
-        support = float(weights[fired].sum())
-        return Rule(
-            target=target,
-            conditions=tuple(conditions),
-            support=int(support) if support.is_integer() else support,
-            precision=hits / support if support > 0 else 0.0,
-            coverage=hits / max(float(weights[positive].sum()), 1e-300),
-            target_name=self._target_name(target),
-        )
-
-    def _fires(self, symbols, conditions):
-        index = {name: j for j, name in enumerate(self.get_feature_names_out())}
-        out = np.ones(len(symbols), dtype=bool)
-        for feature, op, threshold in conditions:
-            out &= _OPERATORS[op](symbols[:, index[feature]].astype(np.float64), threshold)
-        return out
+    def _candidates(self, symbols, y_index, weights, k):
+        """Set-cover candidates of class ``k`` (sorted tuples of symbol indices)."""
+        rows = y_index == k
+        if self.binarize_ == "msx":  # each symbol is one conjunction of parts
+            support = symbols[rows].T.astype(np.float64) @ weights[rows]
+            return [(j,) for j in np.flatnonzero(support >= self.min_support - 1e-12)]
+        mine = observed_sets if self.candidates == "observed" else all_subsets
+        return mine(symbols[rows], self.max_rule_length, self.min_support, weights[rows])
 
     def _set_cover(self, symbols, y_index, weights):
-        """Conjunctions per class (or one ordered list) as ``[(class index, symbol indices)]``."""
-        mine = observed_sets if self.candidates == "observed" else all_subsets
-        gain = "exact" if self.candidates == "observed" else "covered"
-        candidates = [
-            mine(symbols[y_index == k], self.max_rule_length, self.min_support, weights[y_index == k])
-            for k in range(len(self.classes_))
-        ]
-        if not self.as_decision_list:
-            picks = []
-            for k, class_candidates in enumerate(candidates):
-                chosen = greedy_cover(
-                    symbols,
-                    y_index == k,
-                    class_candidates,
-                    self.max_rules,
-                    self.min_precision,
-                    self.min_coverage,
-                    gain,
-                    weights,
-                )
-                picks += [(k, conjunction) for conjunction, _ in chosen]
-            return picks
-        return self._decision_list(symbols, y_index, candidates, gain, weights)
+        """Set-cover picks ``[(class index, symbol indices)]``, grouped by class or as one ordered list."""
+        candidates = [self._candidates(symbols, y_index, weights, k) for k in range(len(self.classes_))]
+        if self.as_decision_list:
+            return self._decision_list(symbols, y_index, candidates, weights)
+        picks = []
+        for k, class_candidates in enumerate(candidates):
+            chosen = greedy_cover(
+                symbols, y_index == k, class_candidates, self.max_rules, self.min_precision, self.min_coverage, weights
+            )
+            picks += [(k, conjunction) for conjunction, _, _ in drop_subsumed(chosen, weights)]
+        return picks
 
-    def _decision_list(self, symbols, y_index, candidates, gain, weights):
+    def _decision_list(self, symbols, y_index, candidates, weights):
         """Greedy ordered list: each step takes the best admissible rule of any class on the
         images that earlier rules leave, judged on those images only."""
         remaining = weights > 0
@@ -359,18 +422,12 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
                 if per_class[k] >= self.max_rules or not class_candidates:
                     continue
                 chosen = greedy_cover(
-                    symbols[remaining],
-                    y_index[remaining] == k,
-                    class_candidates,
-                    1,
-                    self.min_precision,
-                    1.0,
-                    gain,
+                    symbols[remaining], y_index[remaining] == k, class_candidates, 1, self.min_precision, 1.0,
                     weights[remaining],
                 )
                 if not chosen:
                     continue
-                conjunction, fired = chosen[0]
+                conjunction, fired, _ = chosen[0]
                 score = float(weights[remaining][fired & (y_index[remaining] == k)].sum())
                 if best is None or score > best[0] + 1e-12:
                     best = (score, k, conjunction)
@@ -382,108 +439,223 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
             remaining &= ~fires(symbols, conjunction)
         return picks
 
+    def _fit_imodels(self, symbols, y, sample_weight):
+        """Rules, decision, intercept and default of an imodels learner fitted on the symbols."""
+        from ._imodels import IMODELS_LEARNERS, ImodelsRules
+
+        if isinstance(self.rule_model, str) and self.rule_model not in IMODELS_LEARNERS:
+            raise ValueError(
+                f"rule_model={self.rule_model!r} is unknown; use 'set_cover', one of {list(IMODELS_LEARNERS)} "
+                "or an imodels estimator."
+            )
+        self.learner_ = ImodelsRules(self.rule_model, random_state=self.random_state)
+        self.learner_.fit(symbols.astype(np.float64), y, self.symbol_space_.names, sample_weight=sample_weight)
+        model = self.learner_.rule_model()
+        index = {self._plain(c): k for k, c in enumerate(self.classes_)}
+        rules = []
+        for target, conditions, weight in model["rules"]:
+            named = None if weight is None else {self.class_names_[index[self._plain(c)]]: float(w) for c, w in weight.items()}
+            rules.append((index[self._plain(target)], tuple(conditions), named))
+        intercept = None
+        if model.get("intercept") is not None:
+            intercept = np.zeros(len(self.classes_))
+            for c, value in model["intercept"].items():
+                intercept[index[self._plain(c)]] = float(value)
+        return model["decision"], rules, intercept, index[self._plain(model["default"])]
+
+    @staticmethod
+    def _plain(value):
+        return value.item() if isinstance(value, np.generic) else value
+
+    def _statistics(self, firing, targets, y_index, weights):
+        """Support, precision and coverage (with 95% intervals) of each rule on labelled images."""
+        out = []
+        class_weight = np.bincount(y_index, weights=weights, minlength=len(self.classes_))
+        for r, k in enumerate(targets):
+            fired = firing[:, r]
+            hits = float(weights[fired & (y_index == k)].sum())
+            support = float(weights[fired].sum())
+            positives = float(class_weight[k])
+            out.append(
+                {
+                    "support": int(support) if support.is_integer() else support,
+                    "precision": hits / support if support > 0 else 0.0,
+                    "precision_interval": wilson_interval(hits, support),
+                    "coverage": hits / positives if positives > 0 else 0.0,
+                    "coverage_interval": wilson_interval(hits, positives),
+                }
+            )
+        return out
+
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, F, y, sample_weight=None):
-        """Learn rules that reproduce ``y`` from the part scores ``F``.
+        """Learn rules that reproduce ``y`` from the local explanations ``F``.
 
         Parameters
         ----------
         F : array-like of shape (n_images, n_columns)
-            Part scores, optionally followed by relation indicators; a DataFrame's column
-            names become the symbols' names.
+            Part scores (optionally followed by relation indicators) or MSX codes, as
+            :class:`PartAttributor` gives them; column names (a DataFrame's, or those its
+            output carries) become the symbols' names.
         y : array-like of shape (n_images,)
             The model's decisions on the images (see :func:`skpartx.predict_classes`).
         sample_weight : array-like of shape (n_images,), default=None
-            Image weights, e.g. to balance classes; set cover weighs every count with them
-            (an integer weight acts like repeating the image). In a pipeline, route them with
+            Image weights, e.g. to balance classes; every count is weighted (an integer
+            weight acts like repeating the image). In a pipeline, route them with
             metadata routing: ``GlobalRuleExplainer().set_fit_request(sample_weight=True)``.
 
         Returns
         -------
         self : GlobalRuleExplainer
         """
+        carried_names, encoding = table_info(F)
         F, y = validate_data(self, F, y, dtype=np.float64)
         check_classification_targets(y)
         weights = _check_sample_weight(sample_weight, F, dtype=np.float64, ensure_non_negative=True)
         if not weights.sum() > 0:
             raise ValueError("sample_weight must not be zero for every image.")
         self.classes_, y_index = np.unique(y, return_inverse=True)
-        names = list(self.get_feature_names_out())
-        self._part_columns, self._relation_columns = self._columns(names)
-        self.part_names_ = [names[j] for j in self._part_columns]
-        symbols = self._symbols(F)
-        self.learner_ = None
-        if isinstance(self.rule_model, str) and self.rule_model == "set_cover":
-            conjunctions = [
-                (self.classes_[k], [(names[j], "==", 1) for j in conjunction])
-                for k, conjunction in self._set_cover(symbols, y_index, weights)
-            ]
+        self.class_names_ = self._unique_names([self.class_label(c) for c in self.classes_])
+        if hasattr(self, "feature_names_in_"):
+            columns = [str(c) for c in self.feature_names_in_]
+        elif carried_names is not None:
+            columns = carried_names
         else:
-            from ._imodels import IMODELS_LEARNERS, ImodelsRules
-
-            if isinstance(self.rule_model, str) and self.rule_model not in IMODELS_LEARNERS:
-                raise ValueError(
-                    f"rule_model={self.rule_model!r} is unknown; use 'set_cover', one of {list(IMODELS_LEARNERS)} "
-                    "or an imodels estimator."
-                )
-            self.learner_ = ImodelsRules(self.rule_model, random_state=self.random_state)
-            self.learner_.fit(symbols.astype(np.float64), y, names, sample_weight=sample_weight)
-            conjunctions = self.learner_.rules()
-        self.rules_ = [self._make_rule(target, conditions, symbols, y, weights) for target, conditions in conjunctions]
-        self.class_part_scores_ = np.stack(
-            [
-                np.average(F[y_index == k][:, self._part_columns], axis=0, weights=weights[y_index == k])
-                if weights[y_index == k].sum() > 0
-                else np.zeros(len(self._part_columns))
-                for k in range(len(self.classes_))
-            ]
-        )
-        self._profile(symbols, y_index, names, weights)
-        uncovered = ~self._rule_firing(symbols).any(axis=1) & (weights > 0)
-        pool = uncovered if uncovered.any() else np.ones(len(y_index), dtype=bool)
-        class_weight = np.bincount(y_index[pool], weights=weights[pool], minlength=len(self.classes_))
-        self.default_class_ = self.classes_[class_weight.argmax()]
+            columns = [f"x{i}" for i in range(self.n_features_in_)]
+        self.binarize_ = self._resolve_binarize(encoding)
+        if self.binarize_ == "msx":
+            self.symbol_space_ = SymbolSpace.for_msx(
+                columns, F, y_index, weights, self.max_rule_length, self.min_support, self.candidates
+            )
+        else:
+            self.symbol_space_ = SymbolSpace.for_scores(columns, self.binarize_, self.threshold, self.top_k)
+        self.part_names_ = list(self.symbol_space_.part_columns)
+        symbols = self.symbol_space_.transform(F)
+        names = self.symbol_space_.names
+        self.learner_ = None
+        self.intercept_ = None
+        if isinstance(self.rule_model, str) and self.rule_model == "set_cover":
+            self.decision_ = "first_match" if self.as_decision_list else "most_precise"
+            raw = [(k, tuple((names[j], "==", 1) for j in conjunction), None)
+                   for k, conjunction in self._set_cover(symbols, y_index, weights)]
+            default = None
+        else:
+            self.decision_, raw, self.intercept_, default = self._fit_imodels(symbols, y, sample_weight)
+        targets = np.array([k for k, _, _ in raw], dtype=np.int64)
+        firing = rule_firing(symbols, [conditions for _, conditions, _ in raw], {n: j for j, n in enumerate(names)})
+        statistics = self._statistics(firing, targets, y_index, weights)
+        self.rules_ = [
+            Rule(target=self._plain(self.classes_[k]), conditions=conditions, target_name=self._target_name(k),
+                 weight=weight, **stats)
+            for (k, conditions, weight), stats in zip(raw, statistics)
+        ]
+        if default is None:  # set cover: the majority of the images no rule fires on
+            uncovered = ~firing.any(axis=1) & (weights > 0)
+            pool = uncovered if uncovered.any() else np.ones(len(y_index), dtype=bool)
+            default = int(np.bincount(y_index[pool], weights=weights[pool], minlength=len(self.classes_)).argmax())
+        self.default_class_ = self._plain(self.classes_[default])
+        self._profile(F, y_index, weights)
         return self
 
-    def _profile(self, symbols, y_index, names, weights):
-        """Most common explanations per class, and symbols common to every class's explanations."""
-        self.explanation_profile_ = {}
-        shares = np.zeros((len(self.classes_), len(names)))
+    def _target_name(self, k):
+        """The display name a rule of class index ``k`` shows (None when it is just the label)."""
+        name = self.class_names_[k]
+        return None if self.target_names is None and name == str(self.classes_[k]) else name
+
+    @staticmethod
+    def _unique_names(names):
+        counts = {n: names.count(n) for n in names}
+        return [f"{n} ({k})" if counts[n] > 1 else n for k, n in enumerate(names)]
+
+    def _profile(self, F, y_index, weights):
+        """Explanation statistics per class: part importance, common explanations, empty ones, shortcuts."""
+        space = self.symbol_space_
+        values = space.part_values(F)
+        explanations = space.explanations(F)
+        n_classes = len(self.classes_)
+        self.class_part_scores_ = np.zeros((n_classes, len(self.part_names_)))
+        self.explanation_profile_, self.empty_explanations_ = {}, {}
+        names = sorted({n for sets in explanations for s in sets for n in s}, key=self._name_order)
+        shares = np.zeros((n_classes, len(names)))
         for k, target in enumerate(self.classes_):
-            rows, w = symbols[y_index == k], weights[y_index == k]
-            total = w.sum() if w.sum() > 0 else 1.0
-            sets, inverse = np.unique(rows, axis=0, return_inverse=True)
-            counts = np.bincount(inverse.ravel(), weights=w, minlength=len(sets))
-            top = np.argsort(-counts, kind="stable")[:3]
+            rows = np.flatnonzero((y_index == k) & (weights > 0))
+            total = weights[rows].sum()
+            if total <= 0:
+                continue
+            self.class_part_scores_[k] = np.average(values[rows], axis=0, weights=weights[rows])
+            counts, empty = {}, 0.0
+            for i in rows:
+                for s in set(explanations[i]):
+                    counts[s] = counts.get(s, 0.0) + weights[i]
+                empty += weights[i] * (explanations[i] == [frozenset()])
+                for n in set().union(*explanations[i]):
+                    shares[k, names.index(n)] += weights[i] / total
+            top = sorted(counts.items(), key=lambda kv: (-kv[1], len(kv[0]), sorted(kv[0])))[:3]
+            target = self._plain(target)
             self.explanation_profile_[target] = [
-                (tuple(names[j] for j in np.flatnonzero(sets[t])), float(counts[t] / total)) for t in top if counts[t] > 0
+                (tuple(sorted(s, key=self._name_order)), float(count / total)) for s, count in top
             ]
-            shares[k] = w @ rows / total
-        several = len(self.classes_) > 1
+            if empty > 0:
+                self.empty_explanations_[target] = float(empty / total)
+        several = n_classes > 1
         common = (shares >= 0.5).all(axis=0) if several else np.zeros(len(names), bool)
         self.shortcuts_ = [names[j] for j in np.flatnonzero(common)]
         self.background_shortcuts_ = {}
         if several and "background" in names and "background" not in self.shortcuts_:
-            share = shares[:, list(names).index("background")]
-            self.background_shortcuts_ = {t: float(share[k]) for k, t in enumerate(self.classes_) if share[k] >= 0.5}
+            share = shares[:, names.index("background")]
+            self.background_shortcuts_ = {
+                self._plain(t): float(share[k]) for k, t in enumerate(self.classes_) if share[k] >= 0.5
+            }
+
+    def _name_order(self, name):
+        columns = self.symbol_space_.columns
+        return (columns.index(name), name) if name in columns else (len(columns), name)
 
     # -- prediction ----------------------------------------------------------------------
 
-    def _rule_firing(self, symbols):
-        """Bool (n_images, n_rules): which rules fire on which images."""
-        return np.stack([self._fires(symbols, r.conditions) for r in self.rules_], axis=1) if self.rules_ else (
-            np.zeros((len(symbols), 0), dtype=bool)
-        )
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "rules_" in state and "decision_" not in state:
+            self._saved_by_old_release = True
+
+    def _check_current(self):
+        """Fitted, and not by a release whose rules did not record how they decide."""
+        check_is_fitted(self)
+        if getattr(self, "_saved_by_old_release", False):
+            raise ValueError(
+                "This GlobalRuleExplainer was saved by skpartx 0.1, whose rules did not record how they decide; "
+                "fit it again with this version of skpartx."
+            )
 
     def _validated(self, F):
-        check_is_fitted(self)
+        self._check_current()
         return validate_data(self, F, reset=False, dtype=np.float64)
 
-    def predict(self, F):
-        """The model decision the rules give each image.
+    def _decide(self, F):
+        """Class index decided for each image and whether a rule of that class decided it."""
+        symbols = self._symbols(F)
+        index = {n: j for j, n in enumerate(self.symbol_space_.names)}
+        firing = rule_firing(symbols, [r.conditions for r in self.rules_], index)
+        return decide(firing, self.decision_, **self._decision_arrays())
 
-        Set cover: the first firing rule (decision list) or the most precise firing rule,
-        else ``default_class_``. imodels: the learner's own prediction on the symbols.
+    def _decision_arrays(self):
+        classes = [self._plain(c) for c in self.classes_]
+        n_classes = len(classes)
+        weights = np.zeros((len(self.rules_), n_classes))
+        for r, rule in enumerate(self.rules_):
+            for name, value in (rule.weight or {}).items():
+                weights[r, self.class_names_.index(name)] = value
+        return {
+            "targets": np.array([classes.index(r.target) for r in self.rules_], dtype=np.int64),
+            "n_classes": n_classes,
+            "default": classes.index(self.default_class_),
+            "precisions": np.array([r.precision for r in self.rules_]),
+            "weights": weights,
+            "intercept": self.intercept_,
+        }
+
+    def predict(self, F):
+        """The model decision the rules give each image (see ``decision_``).
 
         Parameters
         ----------
@@ -493,21 +665,8 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
         -------
         y : ndarray of shape (n_images,)
         """
-        symbols = self._symbols(self._validated(F))
-        if self.learner_ is not None:
-            return np.asarray(self.learner_.predict(symbols.astype(np.float64)))
-        firing = self._rule_firing(symbols)
-        if self.as_decision_list:
-            order = range(len(self.rules_))
-        else:
-            order = sorted(range(len(self.rules_)), key=lambda r: (-self.rules_[r].precision, -self.rules_[r].support))
-        prediction = np.full(len(symbols), self.default_class_, dtype=self.classes_.dtype)
-        decided = np.zeros(len(symbols), dtype=bool)
-        for r in order:
-            new = firing[:, r] & ~decided
-            prediction[new] = self.rules_[r].target
-            decided |= new
-        return prediction
+        decided, _ = self._decide(F)
+        return self.classes_[decided]
 
     def score(self, F, y, sample_weight=None):
         """Fidelity: the share of images on which the rules reproduce the model's decision ``y``.
@@ -526,14 +685,65 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
             )
         return accuracy_score(y, predicted, sample_weight=sample_weight)
 
-    def coverage(self, F, y):
-        """Share of images on which a rule of the model's decided class ``y`` fires."""
-        symbols = self._symbols(self._validated(F))
+    def coverage(self, F, y, sample_weight=None):
+        """Share of images decided by a rule of the model's decided class ``y``.
+
+        An image counts only when the rule that decides it (``decision_``) is of its class
+        — never for two classes, and never through the default class.
+        """
+        classes, by_rule = self._decide(F)
+        covered = by_rule & (self.classes_[classes] == np.asarray(y))
+        return float(np.average(covered, weights=sample_weight)) if len(covered) else 0.0
+
+    def verify(self, F, y, sample_weight=None):
+        """The rules checked on other images, next to their training figures.
+
+        The fitted estimator is not changed.
+
+        Parameters
+        ----------
+        F : array-like of shape (n_images, n_columns)
+            Local explanations of images the rules were not learnt from.
+        y : array-like of shape (n_images,)
+            The model's decisions on them.
+        sample_weight : array-like of shape (n_images,), default=None
+
+        Returns
+        -------
+        verification : RuleVerification
+            Per-rule training and held-out support, precision and coverage with 95%
+            intervals, and the held-out fidelity and coverage. Pass it to :meth:`report`.
+        """
+        import pandas as pd
+
+        symbols = self._symbols(F)
         y = np.asarray(y)
-        if not self.rules_:
-            return 0.0
-        targets = np.array([rule.target for rule in self.rules_], dtype=self.classes_.dtype)
-        return float((self._rule_firing(symbols) & (targets[None, :] == y[:, None])).any(axis=1).mean())
+        weights = _check_sample_weight(sample_weight, symbols, dtype=np.float64, ensure_non_negative=True)
+        known = np.isin(y, self.classes_)
+        y_index = np.where(known, np.searchsorted(self.classes_, y), -1)
+        index = {n: j for j, n in enumerate(self.symbol_space_.names)}
+        firing = rule_firing(symbols, [r.conditions for r in self.rules_], index)
+        arrays = self._decision_arrays()
+        held_out = self._statistics(firing[known], arrays["targets"], y_index[known], weights[known])
+        rows = []
+        for rule, test in zip(self.rules_, held_out):
+            row = {"rule": str(rule), "class": rule.target}
+            for suffix, stats in (("train", _training_statistics(rule)), ("test", test)):
+                row[f"support_{suffix}"] = stats["support"]
+                for measure in ("precision", "coverage"):
+                    row[f"{measure}_{suffix}"] = stats[measure]
+                    row[f"{measure}_low_{suffix}"], row[f"{measure}_high_{suffix}"] = stats[f"{measure}_interval"] or (
+                        np.nan, np.nan)
+            rows.append(row)
+        classes, by_rule = decide(firing, self.decision_, **arrays)
+        total = weights.sum()
+        correct = self.classes_[classes] == y
+        return RuleVerification(
+            table=pd.DataFrame(rows),
+            fidelity=float(weights[correct].sum() / total) if total > 0 else 0.0,
+            coverage=float(weights[correct & by_rule].sum() / total) if total > 0 else 0.0,
+            n_images=float(total),
+        )
 
     @property
     def complexity_(self):
@@ -542,11 +752,13 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
         return {"n_rules": len(self.rules_), "total_length": sum(len(r) for r in self.rules_)}
 
     def get_feature_names_out(self, input_features=None):
-        """Names of the symbols the rules are written in: the parts, then any relations."""
-        check_is_fitted(self, "n_features_in_")
-        if hasattr(self, "feature_names_in_"):
-            return np.asarray(self.feature_names_in_, dtype=object)
-        return np.asarray([f"x{i}" for i in range(self.n_features_in_)], dtype=object)
+        """Names of the symbols the rules are written in (the columns of :meth:`symbols`).
+
+        For part scores: the parts, then any relations. For MSXs: the candidate sets of
+        parts (``{head, wing}``), then ``(baseline)`` when some images have the empty MSX.
+        """
+        check_is_fitted(self, "symbol_space_")
+        return np.asarray(self.symbol_space_.names, dtype=object)
 
     def rules_for(self, target):
         """The rules of one class."""
@@ -555,102 +767,39 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
 
     # -- reporting -----------------------------------------------------------------------
 
-    def _class_label(self, target):
-        return self._target_name(target) or str(target)
-
-    def report(self, format="text"):
-        """The rules per class as text, Markdown or JSON.
+    def report(self, format="text", verification=None):
+        """The rules, how they decide, and what the explanations say per class.
 
         Parameters
         ----------
         format : {"text", "markdown", "json"}, default="text"
+            ``"json"`` is the self-sufficient ``rules.json`` that :func:`apply_rules` reads.
+        verification : RuleVerification, default=None
+            From :meth:`verify`: held-out precision and coverage are shown next to the
+            training ones.
 
         Returns
         -------
         report : str
         """
-        check_is_fitted(self)
+        self._check_current()
         if format == "json":
-            return json.dumps(self._report_dict(), indent=2, ensure_ascii=False)
+            return json.dumps(_rule_report.rules_json(self, verification), indent=2, ensure_ascii=False)
         if format not in ("text", "markdown"):
             raise ValueError(f"format must be 'text', 'markdown' or 'json', got {format!r}.")
-        markdown = format == "markdown"
-        lines = ["# Global rules" if markdown else "Global rules", ""]
-        if self.as_decision_list and self.learner_ is None:
-            lines += [f"{k + 1}. {rule}" for k, rule in enumerate(self.rules_)]
-            lines.append("")
-        else:
-            for target in self.classes_:
-                rules = self.rules_for(target)
-                lines.append(f"## {self._class_label(target)}" if markdown else f"{self._class_label(target)}:")
-                if not rules:
-                    lines.append(("- " if markdown else "  ") + "(no rule reaches the required precision)")
-                lines += [("- " if markdown else "  ") + str(rule) for rule in rules]
-                lines.append("")
-        lines.append(f"Otherwise: {self._class_label(self.default_class_)}.")
-        lines += ["", "## Most common local explanations" if markdown else "Most common local explanations:"]
-        for target, profile in self.explanation_profile_.items():
-            shown = ", ".join(f"{' ∧ '.join(s) or '(none)'} ({share:.0%})" for s, share in profile)
-            lines.append(("- " if markdown else "  ") + f"{self._class_label(target)}: {shown}")
-        if self.shortcuts_:
-            lines += [
-                "",
-                f"Warning: {', '.join(self.shortcuts_)} explains at least half of the images of every class: "
-                "the model leans on it whatever the class, a likely shortcut.",
-            ]
-        for target, share in self.background_shortcuts_.items():
-            label = self._class_label(target)
-            lines += [
-                "",
-                f"Warning: the background is in the explanations of {share:.0%} of the images decided as {label}: "
-                f"the model decides {label} by what surrounds the object, a likely shortcut.",
-            ]
-        return "\n".join(lines)
+        return _rule_report.text_report(self, markdown=format == "markdown", verification=verification)
 
-    def _report_dict(self):
-        def plain(value):
-            return value.item() if isinstance(value, np.generic) else value
-
-        rules = []
-        for rule in self.rules_:
-            entry = asdict(rule)
-            entry["target"] = plain(entry["target"])
-            entry["target_name"] = rule.label
-            entry["conditions"] = [
-                {"feature": f, "operator": op, "threshold": plain(t)} for f, op, t in rule.conditions
-            ]
-            entry["text"] = str(rule)
-            rules.append(entry)
-        return {
-            "rule_model": self.rule_model if isinstance(self.rule_model, str) else type(self.rule_model).__name__,
-            "classes": [plain(c) for c in self.classes_],
-            "default_class": plain(self.default_class_),
-            "decision_list": bool(self.as_decision_list and self.learner_ is None),
-            "rules": rules,
-            "explanation_profile": {
-                self._class_label(target): [{"symbols": list(s), "share": share} for s, share in profile]
-                for target, profile in self.explanation_profile_.items()
-            },
-            "shortcuts": list(self.shortcuts_),
-            "background_shortcuts": {str(self._class_label(t)): share for t, share in self.background_shortcuts_.items()},
-        }
+    def to_html(self, verification=None):
+        """The rules as an HTML fragment (the notebook display), optionally with held-out figures."""
+        self._check_current()
+        return _rule_report.html_report(self, verification)
 
     def _repr_html_(self):
         if not hasattr(self, "rules_"):
+            import html
+
             return html.escape(repr(self))
-        warning = ""
-        if self.shortcuts_:
-            warning = (
-                "<p><b>Likely shortcut:</b> "
-                + html.escape(", ".join(self.shortcuts_))
-                + " explains at least half of the images of every class.</p>"
-            )
-        for target, share in self.background_shortcuts_.items():
-            warning += (
-                f"<p><b>Likely shortcut:</b> the background is in the explanations of {share:.0%} of the images "
-                f"decided as {html.escape(str(self._class_label(target)))}.</p>"
-            )
-        return rules_table(self.rules_) + warning
+        return self.to_html()
 
     def plot_rules(self, ax=None):
         """Bar chart of each rule's coverage, annotated with its precision."""
@@ -666,18 +815,18 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
         from .plotting import plot_class_part_table
 
         check_is_fitted(self)
-        labels = [self._class_label(c) for c in self.classes_]
-        return plot_class_part_table(self.class_part_scores_, labels, self.part_names_, ax=ax)
+        title = "Share of MSXs with the part" if self.binarize_ == "msx" else "Part importance per class"
+        return plot_class_part_table(self.class_part_scores_, self.class_names_, self.part_names_, ax=ax, title=title)
 
     def plot_rule_examples(self, X, F, rule=0, n_images=8):
-        """A grid of images a rule covers, with the rule's parts highlighted.
+        """A grid of images a rule fires on, with the rule's parts highlighted.
 
         Parameters
         ----------
         X : PartImages
             The images with their (transferred) part masks.
         F : array-like of shape (n_images, n_columns)
-            Their part scores, as given to :meth:`fit`.
+            Their local explanations, as given to :meth:`fit`.
         rule : int or Rule, default=0
             Index into ``rules_`` or a rule.
         n_images : int, default=8
@@ -690,11 +839,98 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
 
         check_is_fitted(self)
         rule = self.rules_[rule] if isinstance(rule, (int, np.integer)) else rule
-        covered = np.flatnonzero(self._fires(self._symbols(self._validated(F)), rule.conditions))
-        return plot_rule_examples(X, covered[:n_images], rule)
+        index = {n: j for j, n in enumerate(self.symbol_space_.names)}
+        fired = rule_firing(self._symbols(F), [rule.conditions], index)[:, 0]
+        return plot_rule_examples(X, np.flatnonzero(fired)[:n_images], rule, parts=self.rule_parts(rule))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         # Rules over binarised symbols are not meant to fit arbitrary numeric data well.
         tags.classifier_tags.poor_score = True
         return tags
+
+
+def _training_statistics(rule):
+    """A rule's training statistics, keyed as :meth:`GlobalRuleExplainer._statistics` returns them."""
+    return {
+        "support": rule.support,
+        "precision": rule.precision,
+        "coverage": rule.coverage,
+        "precision_interval": rule.precision_interval,
+        "coverage_interval": rule.coverage_interval,
+    }
+
+
+def load_rules_json(rules_json):
+    """The content of a ``rules.json``: a dict as it is, JSON text, or a file path."""
+    if isinstance(rules_json, dict):
+        return rules_json
+    if isinstance(rules_json, (str, os.PathLike)) and not str(rules_json).lstrip().startswith("{"):
+        with open(rules_json, encoding="utf-8") as handle:
+            return json.load(handle)
+    return json.loads(rules_json)
+
+
+def apply_rules(rules_json, scores):
+    """Decide classes for new part scores from a ``rules.json`` alone, without a pickle.
+
+    Parameters
+    ----------
+    rules_json : dict, str or path-like
+        ``GlobalRuleExplainer.report("json")`` as a dict, JSON text or a file.
+    scores : array-like of shape (n_images, n_columns)
+        Local explanations as the rules were fitted on (part scores or MSX codes); a
+        DataFrame's columns are matched by name to the file's ``binarization.columns``.
+
+    Returns
+    -------
+    labels : ndarray of shape (n_images,)
+        The class labels (as in the file's ``classes``) the rules decide.
+
+    Raises
+    ------
+    ValueError
+        For a file of another format version (skpartx 0.1 wrote none) or inconsistent
+        content.
+    """
+    spec = load_rules_json(rules_json)
+    version = spec.get("version")
+    if version != RULES_JSON_VERSION:
+        raise ValueError(
+            f"rules.json has version {version!r}, this skpartx reads version {RULES_JSON_VERSION}"
+            + (" (files of skpartx 0.1 have no version and no decision procedure: fit the rules again)."
+               if version is None else ".")
+        )
+    space = SymbolSpace.from_dict(spec["binarization"], spec["symbols"])
+    if hasattr(scores, "columns"):
+        missing = [c for c in space.columns if c not in list(map(str, scores.columns))]
+        if missing:
+            raise ValueError(f"scores lack the column(s) {missing} that the rules were fitted on.")
+        scores = scores[space.columns]
+    symbols = space.transform(np.asarray(scores, dtype=np.float64))
+    names = [c["name"] for c in spec["classes"]]
+    labels = np.asarray([c["label"] for c in spec["classes"]])
+    rules = spec["rules"]
+    if spec["decision"] not in DECISIONS:
+        raise ValueError(f"rules.json: unknown decision {spec['decision']!r}.")
+    weights = np.zeros((len(rules), len(names)))
+    for r, rule in enumerate(rules):
+        for name, value in (rule.get("weight") or {}).items():
+            weights[r, names.index(name)] = value
+    intercept = spec.get("intercept")
+    firing = rule_firing(
+        symbols,
+        [[(c["feature"], c["operator"], c["threshold"]) for c in rule["conditions"]] for rule in rules],
+        {n: j for j, n in enumerate(space.names)},
+    )
+    classes, _ = decide(
+        firing,
+        spec["decision"],
+        targets=[names.index(rule["target"]) for rule in rules],
+        n_classes=len(names),
+        default=names.index(spec["default"]),
+        precisions=[rule["precision"] for rule in rules],
+        weights=weights,
+        intercept=None if intercept is None else [intercept[n] for n in names],
+    )
+    return labels[classes]

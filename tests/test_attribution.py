@@ -5,12 +5,18 @@ from itertools import combinations
 from math import factorial
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.pipeline import make_pipeline
+from sklearn.tree import DecisionTreeClassifier
 
 from skpartx import PartAttributor, PartImages
 from skpartx._coalitions import CoalitionEngine, make_baseline
+from skpartx._part_scores import PartScoreArray, table_info
+from skpartx.attribution import decode_msx, msx_part_shares
 
 
 def model_value(model, image, mask, keep_ids, target, baseline):
@@ -70,14 +76,62 @@ def test_exact_shapley_matches_brute_force_from_definition(model, few, baseline)
         assert all(explanation.scores[names[p]] == 0.0 for p in absent)
 
 
-def test_transform_columns_are_part_names_and_pandas_output(model, few):
-    attributor = PartAttributor(model, method="occlusion").fit(few)
+@pytest.mark.parametrize("method, encoding", [("occlusion", "scores"), ("msx", "msx")])
+def test_transform_carries_part_names_and_encoding_plain_and_pandas(model, few, method, encoding):
+    attributor = PartAttributor(model, method=method, baseline="mean").fit(few)
     scores = attributor.transform(few)
-    assert scores.shape == (len(few), len(few.part_names))
+    assert isinstance(scores, PartScoreArray) and scores.shape == (len(few), len(few.part_names))
+    assert table_info(scores) == (list(few.part_names), encoding)
     np.testing.assert_array_equal(attributor.get_feature_names_out(), few.part_names)
-    frame = attributor.set_output(transform="pandas").transform(few)
-    assert list(frame.columns) == list(few.part_names)
+    assert table_info(pickle.loads(pickle.dumps(scores))) == (list(few.part_names), encoding)
+    frame = clone(attributor).set_output(transform="pandas").fit_transform(few)
+    assert isinstance(frame, pd.DataFrame) and table_info(frame) == (list(few.part_names), encoding)
     np.testing.assert_allclose(frame.to_numpy(), scores)
+    if method == "msx":  # integer codes: each image's sets are those explain lists, in order
+        shares = msx_part_shares(scores)
+        for i, (sets, explanation) in enumerate(zip(decode_msx(scores), attributor.explain(few))):
+            assert [frozenset(few.part_names[p] for p in s) for s in sets] == explanation.msx
+            assert list(explanation.scores.values()) == pytest.approx(shares[i])
+
+
+class Recorder(ClassifierMixin, BaseEstimator):
+    """Final step that keeps what the pipeline hands it."""
+
+    def fit(self, X, y):
+        self.seen_, self.classes_ = X, np.unique(y)
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.classes_[0])
+
+
+@pytest.mark.parametrize("pandas", [False, True])
+def test_pipeline_hands_names_and_encoding_to_the_next_step(model, few, pandas):
+    pipe = make_pipeline(PartAttributor(model, method="msx", baseline="mean", relations=True), Recorder())
+    if pandas:
+        pipe.set_output(transform="pandas")
+    seen = pipe.fit(few, np.zeros(len(few), dtype=int))[-1].seen_
+    assert isinstance(seen, pd.DataFrame if pandas else PartScoreArray)
+    names, encoding = table_info(seen)
+    assert encoding == "msx" and names == list(pipe[0].get_feature_names_out())
+    assert names[: len(few.part_names)] == list(few.part_names) and len(names) > len(few.part_names)
+    relations = np.asarray(seen)[:, len(few.part_names) :]
+    assert set(np.unique(relations)) <= {0.0, 1.0}  # relation indicators follow the codes as 0/1
+
+
+def test_grid_search_memory_and_resumable_chunks_keep_the_container(model, full_X, decisions, test_slice, tmp_path):
+    idx = np.arange(test_slice.start, test_slice.start + 12)
+    X, y = full_X[idx], decisions[idx]
+    pipe = make_pipeline(PartAttributor(model, method="msx", baseline="mean"), DecisionTreeClassifier(random_state=0))
+    search = GridSearchCV(pipe, {"partattributor__tau": [0.8, 0.95]}, cv=KFold(2)).fit(X, y)
+    assert search.best_params_["partattributor__tau"] in (0.8, 0.95)
+    reference = PartAttributor(model, method="msx", baseline="mean").fit(X).transform(X)
+    for params in ({"memory": str(tmp_path / "cache")}, {"out_dir": str(tmp_path / "runs"), "chunk_size": 5}):
+        attributor = PartAttributor(model, method="msx", baseline="mean", **params).fit(X)
+        for _ in range(2):  # computed, then read back from the cache or the chunk files
+            scores = attributor.transform(X)
+            assert isinstance(scores, PartScoreArray) and table_info(scores) == (list(X.part_names), "msx")
+            np.testing.assert_array_equal(scores, reference)
 
 
 def test_occlusion_and_keep_one_match_direct_evaluation(model, few):

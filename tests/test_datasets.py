@@ -1,3 +1,5 @@
+import hashlib
+
 import numpy as np
 import pytest
 
@@ -95,8 +97,131 @@ def test_spurious_ties_background_hue_to_class():
         (dict(n_samples=10, image_size=8), "image_size"),
         (dict(n_samples=10, n_classes=7), "n_classes"),
         (dict(n_samples=10, spurious=1.5), "spurious"),
+        (dict(n_samples=10, family="overlapping"), "family must be one of .*'disjoint', 'shared'"),
+        (dict(n_samples=10, family=None), "family"),
     ],
 )
 def test_bad_parameters(kwargs, match):
     with pytest.raises(ValueError, match=match):
         make_part_shapes(**kwargs)
+
+
+def _conjunctions_met(data):
+    """``{(class, conjunction): bool per image}``: the conjunction's parts are all visible."""
+    names = data.part_names
+    return {
+        (c, term): data.present[:, [names.index(p) for p in term]].all(axis=1)
+        for c, terms in data.dnf.items()
+        for term in terms
+    }
+
+
+@pytest.fixture(scope="module", params=["disjoint", "shared"])
+def family_data(request):
+    return make_part_shapes(400, image_size=32, family=request.param, random_state=0)
+
+
+def test_visible_parts_satisfy_exactly_the_own_class_dnf(family_data):
+    """Judged on the masks, so no part the DNF needs is hidden by parts drawn over it."""
+    data = family_data
+    met = _conjunctions_met(data)
+    for (c, term), hits in met.items():
+        assert not hits[data.target != c].any(), f"{term} of class {c} is met by an image of another class"
+    for c, terms in data.dnf.items():
+        own = np.any([met[c, term] for term in terms], axis=0)
+        assert own[data.target == c].all(), f"an image of class {c} meets none of {terms}"
+
+
+def test_every_conjunction_is_planted_and_no_part_decides(family_data):
+    data = family_data
+    met = _conjunctions_met(data)
+    for (c, term), hits in met.items():
+        assert hits[data.target == c].sum() >= 20, f"{term} is (almost) never the reason for class {c}"
+    names = data.part_names
+    for c, terms in data.dnf.items():
+        for p in {p for term in terms for p in term}:
+            elsewhere = data.present[data.target != c, names.index(p)]
+            assert elsewhere.any(), f"{p} never appears outside class {c}"
+
+
+def test_classes_are_balanced(family_data):
+    assert np.bincount(family_data.target).tolist() == [100, 100, 100, 100]
+    three = make_part_shapes(100, image_size=24, n_classes=3, family=family_data.family, random_state=0)
+    assert sorted(np.bincount(three.target).tolist()) == [33, 33, 34]
+
+
+def test_dnf_matches_rules(family_data):
+    data = family_data
+    assert set(data.dnf) == set(data.rules) == set(range(len(data.target_names)))
+    for c, terms in data.dnf.items():
+        assert isinstance(terms, tuple) and all(isinstance(t, tuple) and len(t) == 2 for t in terms)
+        assert all(p in data.part_names[2:] for t in terms for p in t)
+        if data.family == "disjoint":
+            assert len(terms) == 1 and data.rules[c] == terms[0]
+        else:
+            assert data.rules[c] == terms
+
+
+def test_shared_family_shares_parts_between_classes():
+    data = make_part_shapes(8, image_size=24, family="shared", random_state=0)
+    assert data.target_names == ("glider", "rover", "beast", "boat")
+    assert data.rules == {
+        0: (("head", "wing"),),
+        1: (("wheel", "tail"), ("wheel", "wing")),
+        2: (("horn", "leg"), ("head", "fin")),
+        3: (("fin", "window"), ("tail", "leg")),
+    }
+    classes_of = {p: {c for c, terms in data.dnf.items() for t in terms if p in t} for p in data.part_names[2:]}
+    assert {p for p, cs in classes_of.items() if len(cs) == 2} == {"head", "wing", "tail", "leg", "fin"}
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_shared_family_takes_the_first_classes(n_classes):
+    data = make_part_shapes(60, image_size=24, family="shared", n_classes=n_classes, random_state=0)
+    full = make_part_shapes(8, image_size=24, family="shared", random_state=0)
+    assert data.target_names == full.target_names[:n_classes]
+    assert data.dnf == {c: full.dnf[c] for c in range(n_classes)}
+    assert set(np.unique(data.target)) == set(range(n_classes))
+    met = _conjunctions_met(data)
+    for c in range(n_classes):  # an image meets its own class's DNF and no other kept class's
+        own = np.any([met[c, t] for t in data.dnf[c]], axis=0)
+        np.testing.assert_array_equal(own, data.target == c)
+
+
+def test_shared_family_is_reproducible():
+    a = make_part_shapes(20, image_size=24, family="shared", random_state=7)
+    b = make_part_shapes(20, image_size=24, family="shared", random_state=7)
+    c = make_part_shapes(20, image_size=24, family="shared", random_state=8)
+    for key in ("images", "masks", "target", "present"):
+        np.testing.assert_array_equal(a[key], b[key])
+    assert not np.array_equal(a.images, c.images)
+    assert a.family == "shared" and make_part_shapes(4, image_size=24).family == "disjoint"
+
+
+# Fingerprint of make_part_shapes(50, image_size=32, random_state=3) from before the
+# families existed. Labels and part sets are hashed; pixels are compared by per-image
+# sums with a tolerance, since vectorised sin/cos may differ in the last bit across CPUs.
+_DISJOINT_TARGET_SHA256 = "0e335c9bcca762b030d103ab84a3862c60a401ae9aa45a5b7b14900c74d3128c"
+_DISJOINT_PRESENT_SHA256 = "f34898af714248bd8627b512d4a46fbf3861b0225df4b27cadff3ebef42360d3"
+_DISJOINT_MASK_SUMS = [
+    374, 296, 416, 421, 373, 178, 288, 341, 352, 402, 353, 242, 415, 347, 164, 295, 389, 578, 420, 355, 372,
+    184, 493, 356, 204, 220, 216, 289, 302, 261, 236, 512, 301, 360, 488, 252, 453, 180, 408, 252, 226, 324,
+    325, 429, 462, 286, 162, 457, 187, 347
+]
+_DISJOINT_IMAGE_SUMS = [
+    994.18, 870.1, 1113.01, 1101.8, 783.09, 1063.4, 709.77, 1245.28, 739.29, 1169.6, 941.95, 955.02, 983.75,
+    1014.72, 1295.89, 695.09, 764.41, 899.95, 731.12, 903.46, 1034.16, 993.44, 977.92, 1110.99, 884.55,
+    842.49, 859.45, 1173.01, 761.8, 938.35, 828.32, 759.61, 910.54, 782.1, 933.61, 1298.26, 1187.18, 705.18,
+    1339.39, 806.21, 984.81, 1143.49, 1063.62, 713.49, 855.73, 834.47, 722.48, 868.97, 936.23, 752.21
+]
+
+
+def test_disjoint_family_is_unchanged():
+    data = make_part_shapes(50, image_size=32, random_state=3)
+    assert hashlib.sha256(data.target.astype("<i8").tobytes()).hexdigest() == _DISJOINT_TARGET_SHA256
+    assert hashlib.sha256(np.packbits(data.present).tobytes()).hexdigest() == _DISJOINT_PRESENT_SHA256
+    # A single flipped boundary pixel changes a mask sum by at most 9, a changed pose by far more.
+    np.testing.assert_allclose(data.masks.sum(axis=(1, 2)), _DISJOINT_MASK_SUMS, atol=9)
+    np.testing.assert_allclose(data.images.sum(axis=(1, 2, 3), dtype=np.float64), _DISJOINT_IMAGE_SUMS, atol=0.05)
+    explicit = make_part_shapes(50, image_size=32, family="disjoint", random_state=3)
+    np.testing.assert_array_equal(explicit.images, data.images)

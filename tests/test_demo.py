@@ -27,9 +27,12 @@ def test_demo_prints_rules_and_quality(demo_run):
         assert 0.0 <= result[key] <= 1.0
     assert result["model_accuracy"] > 0.5
     assert result["transfer_miou"] > 0.4
-    # Every printed rule is one of the fitted rules.
+    # Every fitted rule is printed, with its training and held-out figures; so is the baseline check.
     for rule in result["rules"].rules_:
-        assert str(rule) in printed
+        assert f"{rule.label} ← {' ∧ '.join(rule.condition_strings())} (precision {rule.precision:.2f} [" in printed
+    assert printed.count("; held out: precision") == len(result["rules"].rules_)
+    assert "Baseline (held-out images):" in printed and "the all-baseline image is called" in printed
+    assert "Decision: rule set: the most precise firing rule decides" in printed
 
 
 def test_demo_writes_report_with_rules_and_figures(demo_run):

@@ -55,9 +55,13 @@ def test_explain_command_writes_the_report(user_files, capsys, monkeypatch):
     rules = json.loads((out / "rules.json").read_text(encoding="utf-8"))
     assert rules["rules"], "no rule learnt"
     for rule in rules["rules"]:
-        assert rule["target_name"] in folders
+        assert rule["target"] in folders
         assert rule["text"].split(" (")[0] in report.replace("&gt;", ">")
     assert "model accuracy against the folders" in report
+    # rules are measured on images they were not learnt from (a quarter, stratified)
+    assert "rule fidelity (held-out)" in report and "held out: precision" in printed
+    assert rules["held_out"]["n_images"] == 30 and 0.0 <= rules["held_out"]["fidelity"] <= 1.0
+    assert "What the model sees in the baseline" in report and "the all-baseline image is called" in printed
     for figure in ("part_masks.png", "part_importance.png", "rules.png"):
         assert (out / figure).exists()
 

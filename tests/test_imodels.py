@@ -1,11 +1,15 @@
 """imodels rule learners on binary symbol matrices (skpartx._imodels)."""
 
+import itertools
+import math
 import warnings
 
 import numpy as np
 import pytest
 
 imodels = pytest.importorskip("imodels")
+
+from sklearn.tree import DecisionTreeClassifier  # noqa: E402
 
 from skpartx._imodels import IMODELS_LEARNERS, ImodelsRules, make_learner  # noqa: E402
 
@@ -28,7 +32,10 @@ ACCURACY_FLOOR = {
 TREES = ("c45", "hstree")  # a single multiclass tree: its leaves partition the inputs
 DECISION_LISTS = ("greedy_rule_list", "oner")  # binary only, so one-vs-rest here
 PLANTED = ("figs", "c45", "hstree", "rulefit", "skope")  # recover "flyer <- head and wing"
-POINTED = ("rulefit", "boosted", "greedy_rule_list", "oner", "c45", "hstree")
+# rules that are verdicts for their class: tree leaves and boosted trees' leaf votes.
+# (Weighted sums also hold terms that only lower a class, or raise it a little: RuleFit's
+# negative coefficients, a one-vs-rest list's low-probability entries, FIGS residuals.)
+POINTED = ("boosted", "c45", "hstree")
 
 
 def make_symbols(n=400, random_state=0):
@@ -41,6 +48,71 @@ def make_symbols(n=400, random_state=0):
 
 
 S, Y = make_symbols()
+# the planted problem with two classes, and both with integer labels
+TASKS = {
+    "3 str": Y,
+    "2 str": np.where(Y == "flyer", "flyer", "not flyer"),
+    "3 int": np.select([Y == "flyer", Y == "racer"], [7, -3], default=12),
+    "2 int": np.where(Y == "racer", 1, 0),
+}
+
+
+def check_rows(d, random_state=0):
+    """Every 0/1 row over d symbols when d <= 10, else 4000 random ones."""
+    if d <= 10:
+        return np.array(list(itertools.product([0.0, 1.0], repeat=d)))
+    return (np.random.default_rng(random_state).random((4000, d)) < 0.5).astype(float)
+
+
+def evaluate(model, S, names, classes):
+    """Labels a rule model assigns to the rows of S, by its documented procedure.
+
+    first_match: the first rule, in list order, whose conditions all hold decides its
+    label; none: the default. weighted_sum: each class starts at its intercept and adds,
+    rule by rule in list order, its weight of every rule that holds; the largest score
+    wins, ties to the class that comes first in ``classes``.
+    """
+    column = {name: j for j, name in enumerate(names)}
+
+    def holds(conditions):
+        mask = np.ones(len(S), dtype=bool)
+        for name, op, value in conditions:
+            assert op == "=="
+            mask &= S[:, column[name]] == value
+        return mask
+
+    out = np.empty(len(S), dtype=object)
+    if model["decision"] == "first_match":
+        out[:] = [model["default"]] * len(S)
+        decided = np.zeros(len(S), dtype=bool)
+        for target, conditions, _ in model["rules"]:
+            hit = holds(conditions) & ~decided
+            out[hit] = [target] * hit.sum()
+            decided |= hit
+        return out
+    assert model["decision"] == "weighted_sum"
+    score = {c: np.full(len(S), float(model["intercept"][c])) for c in classes}
+    for _, conditions, weight in model["rules"]:
+        hit = holds(conditions)
+        for c, w in weight.items():
+            score[c][hit] = score[c][hit] + w
+    best = np.zeros(len(S), dtype=int)
+    best_score = score[classes[0]].copy()
+    for k, c in enumerate(classes[1:], start=1):
+        better = score[c] > best_score  # strictly: a tie keeps the earlier class
+        best[better], best_score[better] = k, score[c][better]
+    out[:] = [classes[k] for k in best]
+    return out
+
+
+def assert_reproduces(model, S_fit, names=NAMES):
+    """The rule model gives model.predict on the training rows and on check_rows."""
+    rule_model = model.rule_model()
+    classes = model.classes_.tolist()
+    for rows in (S_fit, check_rows(S_fit.shape[1])):
+        expected = model.predict(rows).astype(object)
+        got = evaluate(rule_model, rows, names, classes)
+        assert np.mean(got == expected) == 1.0, np.flatnonzero(got != expected)[:10]
 
 
 def fires(conditions, S=S):
@@ -54,17 +126,17 @@ def fires(conditions, S=S):
 
 @pytest.fixture(scope="module")
 def fitted():
-    """Each learner fitted once on the 3-class data, with any warning that escaped."""
+    """Each learner fitted once per task (default: 3 classes, strings), with any warning that escaped."""
     cache = {}
 
-    def get(name):
-        if name not in cache:
+    def get(name, task="3 str"):
+        if (name, task) not in cache:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                model = ImodelsRules(name, random_state=0).fit(S, Y, NAMES)
+                model = ImodelsRules(name, random_state=0).fit(S, TASKS[task], NAMES)
                 prediction = model.predict(S)
-            cache[name] = model, prediction, caught
-        return cache[name]
+            cache[name, task] = model, prediction, caught
+        return cache[name, task]
 
     return get
 
@@ -73,7 +145,7 @@ def assert_valid_rules(rules, classes):
     assert rules, "no rules"
     for target, conditions in rules:
         assert target in set(classes)
-        assert isinstance(conditions, tuple)
+        assert isinstance(conditions, tuple) and conditions, "empty conditions"
         for condition in conditions:
             name, op, value = condition
             assert name in NAMES and op == "==" and value in (0, 1), condition
@@ -114,27 +186,31 @@ def test_tree_rules_reproduce_predictions(name, fitted):
 
 
 @pytest.mark.parametrize("name", DECISION_LISTS)
-def test_decision_list_rules_reproduce_each_binary_learner(name, fitted):
+def test_one_vs_rest_list_terms_are_each_learners_probability(name, fitted):
     model, _, _ = fitted(name)
     assert model.one_vs_rest_ and len(model.estimators_) == len(model.classes_)
-    rules = model.rules()
+    rule_model = model.rule_model()
+    assert rule_model["decision"] == "weighted_sum"
+    rows = check_rows(len(NAMES))
     for label, learner in zip(model.classes_, model.estimators_):
-        # estimators_[k] separates classes_[k] (class 1) from the rest
-        positive = learner.predict(S) == 1
-        own = [conditions for target, conditions in rules if target == label]
-        fired = np.zeros(len(S), dtype=bool)
-        for conditions in own:
-            hit = fires(conditions)
-            assert not (hit & fired).any(), "list entries of one class overlap"
-            fired |= hit
-        np.testing.assert_array_equal(fired, positive, err_msg=str(label))
+        # estimators_[k] separates classes_[k] (class 1) from the rest: its entries are
+        # the rules weighing classes_[k], they hold on disjoint rows, and their weights
+        # are the probability of class 1 it gives there
+        score = np.full(len(rows), rule_model["intercept"][label])
+        fired = np.zeros(len(rows), dtype=bool)
+        for _, conditions, weight in rule_model["rules"]:
+            if label in weight:
+                hit = fires(conditions, rows)
+                assert not (hit & fired).any(), "list entries of one class overlap"
+                fired |= hit
+                score[hit] += weight[label]
+        np.testing.assert_array_equal(score, learner.predict_proba(rows)[:, 1], err_msg=str(label))
 
 
 @pytest.mark.parametrize("name", TREES + DECISION_LISTS)
-def test_two_class_rules_reproduce_predictions(name):
-    y = np.where(Y == "flyer", "flyer", "not flyer")
-    model = ImodelsRules(name, random_state=0).fit(S, y, NAMES)
-    assert len(model.estimators_) == 1
+def test_two_class_rules_reproduce_predictions(name, fitted):
+    model, _, _ = fitted(name, "2 str")
+    assert len(model.estimators_) == 1 and model.rule_model()["decision"] == "first_match"
     # one learner and both classes: the rules (leaves, list entries) partition the inputs
     assert_partition_reproduces(model.rules(), model.predict(S))
 
@@ -142,13 +218,104 @@ def test_two_class_rules_reproduce_predictions(name):
 @pytest.mark.parametrize("name", POINTED)
 def test_rules_point_to_their_class(name, fitted):
     # where a rule fires, its class is more common than overall (measured: lift >= 1.2).
-    # A rule given to the wrong side of a split or coefficient sign would fail this.
-    # (FIGS's residual trees and Skope's out-of-bag selection give some weaker rules.)
+    # A leaf given to the wrong side of a split, or a vote to the wrong class, fails this.
     model, _, _ = fitted(name)
     for target, conditions in model.rules():
         hit = fires(conditions)
         assert hit.any(), (target, conditions)
         assert np.mean(Y[hit] == target) > np.mean(Y == target), (target, conditions)
+
+
+@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("name", IMODELS_LEARNERS)
+def test_rule_model_reproduces_predict(name, task, fitted):
+    # printed = scored: the rules alone, by their decision procedure, give the learner's
+    # own prediction on the training rows and on every 0/1 row
+    model, _, caught = fitted(name, task)
+    assert not caught, [str(w.message) for w in caught]
+    assert_reproduces(model, S)
+
+
+@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("name", IMODELS_LEARNERS)
+def test_rule_model_is_well_formed(name, task, fitted):
+    model, _, _ = fitted(name, task)
+    rule_model = model.rule_model()
+    classes = model.classes_.tolist()
+    label_type = type(classes[0])
+    assert set(rule_model) == {"decision", "rules", "intercept", "default"}
+    assert rule_model["default"] in classes and type(rule_model["default"]) is label_type
+    # the default is what the procedure decides when no rule holds
+    nothing_holds = dict(rule_model, rules=[])
+    assert evaluate(nothing_holds, S[:1], NAMES, classes)[0] == rule_model["default"]
+    for target, conditions, weight in rule_model["rules"]:
+        assert target in classes and type(target) is label_type
+        assert isinstance(conditions, tuple) and conditions, "empty conditions"
+        for name_, op, value in conditions:
+            assert name_ in NAMES and op == "==" and type(value) is int and value in (0, 1)
+        assert len({c[0] for c in conditions}) == len(conditions), "repeated symbol"
+        if rule_model["decision"] == "first_match":
+            assert weight is None
+        else:
+            assert weight and set(weight) <= set(classes)
+            assert all(type(w) is float and math.isfinite(w) and w != 0 for w in weight.values())
+            # the target is the class the weight raises most, ties to the first class
+            assert target == max(classes, key=lambda c: weight.get(c, 0.0))
+    if rule_model["decision"] == "first_match":
+        assert rule_model["intercept"] is None
+    else:
+        intercept = rule_model["intercept"]
+        assert list(intercept) == classes
+        assert all(type(b) is float and math.isfinite(b) for b in intercept.values())
+    expected = "first_match" if name in TREES or (name in DECISION_LISTS and task[0] == "2") else "weighted_sum"
+    assert rule_model["decision"] == expected
+
+
+def test_rule_model_is_a_copy(fitted):
+    model, _, _ = fitted("figs")
+    rule_model = model.rule_model()
+    rule_model["rules"][0][2].clear()
+    rule_model["intercept"]["flyer"] = 99.0
+    rule_model["rules"].clear()
+    assert model.rule_model()["rules"][0][2] and model.rule_model()["intercept"]["flyer"] != 99.0
+
+
+INSTANCES = {
+    "sklearn tree": lambda: DecisionTreeClassifier(max_depth=4),
+    "greedy tree": lambda: imodels.GreedyTreeClassifier(max_depth=4),
+    "hstree on a greedy tree": lambda: imodels.HSTreeClassifier(imodels.GreedyTreeClassifier(max_depth=3)),
+    # ~20 trees: FIGS's sum over trees uses numpy's pairwise summation from 8 on
+    "figs stumps": lambda: imodels.FIGSClassifier(max_rules=20, max_depth=1),
+    "figs cv": lambda: imodels.FIGSClassifierCV(n_rules_list=[4, 8], n_trees_list=[2], depth_list=[2], cv=2),
+    "boosted depth 2": lambda: imodels.BoostedRulesClassifier(DecisionTreeClassifier(max_depth=2), n_estimators=10),
+    "c45 capped": lambda: imodels.C45TreeClassifier(max_rules=4),
+    "greedy list depth 2": lambda: imodels.GreedyRuleListClassifier(max_depth=2),
+}
+
+
+@pytest.mark.parametrize("task", ["3 str", "2 int"])
+@pytest.mark.parametrize("make", INSTANCES.values(), ids=INSTANCES.keys())
+def test_rule_model_of_instances(make, task):
+    model = ImodelsRules(make(), random_state=0).fit(S, TASKS[task], NAMES)
+    assert_reproduces(model, S)
+
+
+def noisy_problem(n_classes, d, random_state):
+    """Labels from noisy linear scores: no planted rules, many near-equal scores."""
+    rng = np.random.default_rng(random_state)
+    S = (rng.random((250, d)) < rng.uniform(0.2, 0.8, d)).astype(float)
+    logits = S @ rng.normal(0, 2, (d, n_classes)) + rng.normal(0, 1, (250, n_classes))
+    return S, np.array(list("abcd"))[np.argmax(logits, axis=1)]
+
+
+@pytest.mark.parametrize("n_classes, d", [(4, 12), (2, 10)])
+@pytest.mark.parametrize("name", [n for n in IMODELS_LEARNERS if n != "rulefit"])  # rulefit: slow
+def test_rule_model_on_a_noisier_problem(name, n_classes, d):
+    # 12 symbols: checked on 4000 random rows; 10: on all 1024
+    S_noisy, y = noisy_problem(n_classes, d, random_state=1)
+    names = [f"p{j}" for j in range(d)]
+    model = ImodelsRules(name, random_state=0).fit(S_noisy, y, names)
+    assert_reproduces(model, S_noisy, names)
 
 
 def test_conjunction_of_splits():
@@ -172,10 +339,9 @@ def test_planted_conjunction_recovered(name, fitted):
 
 
 @pytest.mark.parametrize("name", ["figs", "skope", "boosted", "greedy_rule_list"])
-def test_integer_labels(name):
-    y = np.select([Y == "flyer", Y == "racer"], [7, -3], default=12)
-    model = ImodelsRules(name, random_state=0).fit(S, y, NAMES)
-    prediction = model.predict(S)
+def test_integer_labels(name, fitted):
+    y = TASKS["3 int"]
+    model, prediction, _ = fitted(name, "3 int")
     assert prediction.dtype.kind == "i" and set(prediction) <= {7, -3, 12}
     assert np.mean(prediction == y) >= ACCURACY_FLOOR[name]
     assert_valid_rules(model.rules(), y)
@@ -190,11 +356,11 @@ def test_two_classes_string_and_integer(labels):
     assert {target for target, _ in model.rules()} == set(labels)
 
 
-def test_skope_two_classes_describes_the_rarer_class():
+def test_skope_two_classes_describes_the_rarer_class(fitted):
     # Skope-rules only learns rules for its class 1: the rare "flyer" here, although
     # it sorts first
-    y = np.where(Y == "flyer", "flyer", "not flyer")
-    model = ImodelsRules("skope", random_state=0).fit(S, y, NAMES)
+    y = TASKS["2 str"]
+    model, _, _ = fitted("skope", "2 str")
     assert {target for target, _ in model.rules()} == {"flyer"}
     assert np.mean(model.predict(S) == y) >= 0.85
 
@@ -247,8 +413,6 @@ def test_make_learner_is_unfitted_and_seeded(name):
 
 
 def test_make_learner_keeps_an_instance_seed_unless_given_one():
-    from sklearn.tree import DecisionTreeClassifier
-
     assert make_learner(imodels.FIGSClassifier(random_state=5)).random_state == 5
     assert make_learner(imodels.FIGSClassifier(random_state=5), random_state=1).random_state == 1
     hstree = imodels.HSTreeClassifier(DecisionTreeClassifier(max_leaf_nodes=5, random_state=9))

@@ -4,12 +4,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import tracemalloc
+
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from skpartx import PartAttributor, PartImages
+from skpartx._games import permutation_test
 from skpartx.attribution import score_intervention
 from skpartx.metrics import part_deletion_curve, part_insertion_curve
 from skpartx.plotting import plot_local_explanation
@@ -95,6 +98,47 @@ def test_property_gradient_on_a_planted_monotone_response():
     assert explanation.scores["shade"] == pytest.approx(0.0, abs=1e-6)
     assert explanation.extras["p_values"]["lamp"] < 0.01
     assert explanation.extras["p_values"]["shade"] == 1.0
+    # A straight fade has the smallest EPGM of all orders of its values: far below the shuffles'.
+    assert explanation.extras["effect_sizes"]["lamp"] < -2
+    assert explanation.extras["effect_sizes"]["shade"] == 0.0
+
+
+def reference_permutation_test(curves, strengths, n_permutations, rng):
+    """The straightforward test: every shuffle of every curve at once."""
+    def epgm(c):
+        return np.abs(np.diff(c, axis=-1) / np.diff(strengths)).mean(axis=-1)
+
+    observed = epgm(curves)
+    orders = np.argsort(rng.random((n_permutations, curves.shape[1])), axis=1)
+    shuffled = epgm(curves[:, orders])
+    centre = shuffled.mean(axis=1)
+    extreme = np.abs(shuffled - centre[:, None]) >= np.abs(observed - centre)[:, None] - 1e-12
+    std = shuffled.std(axis=1)
+    effect = np.array([(o - c) / d if d > 0 else 0.0 for o, c, d in zip(observed, centre, std)])
+    return (1 + extreme.sum(axis=1)) / (1 + n_permutations), effect
+
+
+def test_permutation_test_in_blocks_equals_the_straightforward_one_in_bounded_memory():
+    rng = np.random.RandomState(0)
+    strengths = np.linspace(0.0, 1.0, 9)
+    curves = np.cumsum(rng.normal(size=(300, 9)), axis=1)  # more curves than one block
+    curves[:5] = 0.3
+    curves[5:10] = np.linspace(1.0, 0.0, 9)
+    p_values, effect_sizes = permutation_test(curves, strengths, 1000, np.random.RandomState(7))
+    expected_p, expected_effect = reference_permutation_test(curves, strengths, 1000, np.random.RandomState(7))
+    np.testing.assert_array_equal(p_values, expected_p)
+    np.testing.assert_allclose(effect_sizes, expected_effect, rtol=1e-12, atol=1e-12)  # sums in another order
+    assert (p_values[:5] == 1.0).all() and (effect_sizes[:5] == 0.0).all()
+    assert (p_values[5:10] < 0.01).all() and (effect_sizes[5:10] < -2).all()
+    # 300 curves x 2000 shuffles x 50 steps at once would take 240 MB.
+    long = np.cumsum(rng.normal(size=(300, 50)), axis=1)
+    tracemalloc.start()
+    try:
+        permutation_test(long, np.linspace(0.0, 1.0, 50), 2000, np.random.RandomState(0))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 40e6
 
 
 def test_score_intervention_of_a_user_sequence():
@@ -103,9 +147,9 @@ def test_score_intervention_of_a_user_sequence():
     fade = np.stack([np.full((3, 16, 16), 0.8 * (1 - a), dtype=np.float32) for a in np.linspace(0, 1, 21)])
     result = score_intervention(model, fade, target=0, output="logit", random_state=0)
     assert result["epgm"] == pytest.approx(2.4, rel=1e-5)
-    assert result["p_value"] < 0.01
+    assert result["p_value"] < 0.01 and result["effect_size"] < -2
     still = score_intervention(model, np.repeat(fade[:1], 10, axis=0), target=0, output="logit", random_state=0)
-    assert still["epgm"] == 0.0 and still["p_value"] == 1.0
+    assert still["epgm"] == 0.0 and still["p_value"] == 1.0 and still["effect_size"] == 0.0
     with pytest.raises(ValueError, match="increasing"):
         score_intervention(model, fade, strengths=np.zeros(21))
 

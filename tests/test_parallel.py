@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from skpartx import PartAttributor, PartImages, PartLabelTransfer
+from skpartx._part_scores import PartScoreArray, table_info
 from skpartx.datasets import make_part_shapes
 from skpartx.models import SmallCNN
 from skpartx.parallel import transform_on_cluster
@@ -33,10 +34,14 @@ def test_sampled_shapley_and_msx_match_one_process(client, shapes):
     X = PartImages(data.images, data.masks, data.part_names)
     for params in (dict(method="shapley", max_exact_parts=3, n_samples=8), dict(method="msx", relations=True)):
         attributor = PartAttributor(model, chunk_size=7, random_state=1, device="cpu", **params).fit(X)
-        np.testing.assert_array_equal(transform_on_cluster(attributor, X, client), attributor.transform(X))
+        remote = transform_on_cluster(attributor, X, client)
+        np.testing.assert_array_equal(remote, attributor.transform(X))
+        assert isinstance(remote, PartScoreArray)
+        encoding = "msx" if params["method"] == "msx" else "scores"
+        assert table_info(remote) == (list(attributor.get_feature_names_out()), encoding)
     attributor.set_output(transform="pandas")
     frame = transform_on_cluster(attributor, X, client)
-    assert isinstance(frame, pd.DataFrame) and list(frame.columns) == list(attributor.get_feature_names_out())
+    assert isinstance(frame, pd.DataFrame) and table_info(frame) == (list(attributor.get_feature_names_out()), "msx")
     # The chunks were spread over both worker processes.
     executed = client.run(lambda dask_worker: dask_worker.state.executed_count)
     assert len(executed) == 2 and min(executed.values()) > 0

@@ -1,5 +1,7 @@
 """Global rules: planted rules recovered from ideal explanations, exact rule statistics, sklearn checks."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,39 +11,70 @@ from skpartx import GlobalRuleExplainer, Rule
 from skpartx.datasets import make_part_shapes
 
 
-@pytest.fixture(scope="module")
-def ideal():
-    """Part scores as a perfect explainer of the planted rules would give them, plus noise."""
+def ideal_scores(lone_share, random_state=0):
+    """Part scores as a perfect explainer of the planted rules would give them, plus noise;
+    ``lone_share`` of the images are explained by one of their defining parts only."""
     data = make_part_shapes(800, image_size=32, random_state=1)
-    rng = np.random.RandomState(0)
+    rng = np.random.RandomState(random_state)
     names = list(data.part_names)
     scores = rng.uniform(0, 0.05, (len(data.target), len(names))) * data.present
     for i, c in enumerate(data.target):
         for part in data.rules[c]:
             scores[i, names.index(part)] = rng.uniform(0.3, 0.5)
-    # A few images explained by one defining part only.
-    lone = rng.rand(len(scores)) < 0.1
+    lone = rng.rand(len(scores)) < lone_share
     for i in np.flatnonzero(lone):
         scores[i, names.index(data.rules[data.target[i]][0])] = 0.0
     return data, pd.DataFrame(scores, columns=names)
 
 
-def test_set_cover_recovers_planted_conjunctions(ideal):
-    data, F = ideal
-    explainer = GlobalRuleExplainer(target_names=data.target_names).fit(F, data.target)
+@pytest.fixture(scope="module")
+def ideal():
+    return ideal_scores(0.1)
+
+
+def test_set_cover_recovers_planted_conjunctions():
+    data, F = ideal_scores(0.0)
+    explainer = GlobalRuleExplainer(binarize="relative", target_names=data.target_names).fit(F, data.target)
     for c, parts in data.rules.items():
         rules = explainer.rules_for(c)
-        first = {feature for feature, _, _ in rules[0].conditions}
-        assert first == set(parts), f"class {c}: first rule {rules[0]} should be {parts}"
-        for rule in rules:
-            assert {feature for feature, _, _ in rule.conditions} <= set(parts)
+        assert [{feature for feature, _, _ in rule.conditions} for rule in rules] == [set(parts)], rules
     assert explainer.score(F, data.target) == 1.0
     assert explainer.coverage(F, data.target) == 1.0
 
 
+def test_set_cover_picks_the_rule_firing_on_most_uncovered_images(ideal):
+    """METHODS.md: each pick covers the most still-uncovered images. With some images explained
+    by their second defining part alone, that part alone fires on every image of the class
+    (and on no other), so it is picked first, and the planted conjunction it subsumes is not kept."""
+    data, F = ideal
+    explainer = GlobalRuleExplainer(binarize="relative", target_names=data.target_names).fit(F, data.target)
+    for c, parts in data.rules.items():
+        rules = explainer.rules_for(c)
+        assert [{feature for feature, _, _ in rule.conditions} for rule in rules] == [{parts[1]}], rules
+        assert rules[0].coverage == 1.0 and rules[0].precision == 1.0
+    assert explainer.score(F, data.target) == 1.0
+
+
+def test_no_chosen_rule_is_subsumed_by_a_more_general_one():
+    """Observed candidates on noisy scores: whatever is picked, no rule fires only where
+    another rule of its class with at least its precision fires."""
+    data, F = ideal_scores(0.3, random_state=4)
+    y = data.target.copy()
+    y[::6] = (y[::6] + 1) % 4
+    explainer = GlobalRuleExplainer(binarize="relative", min_precision=0.5, max_rules=8, min_coverage=1.0).fit(F, y)
+    symbols = explainer.symbols(F).to_numpy()
+    names = list(explainer.get_feature_names_out())
+    fired = [symbols[:, [names.index(f) for f, _, _ in rule.conditions]].all(axis=1) for rule in explainer.rules_]
+    for a, rule_a in enumerate(explainer.rules_):
+        for b, rule_b in enumerate(explainer.rules_):
+            if a != b and rule_a.target == rule_b.target:
+                subsumed = not (fired[b] & ~fired[a]).any() and rule_a.precision >= rule_b.precision
+                assert not subsumed, f"{rule_b} is subsumed by {rule_a}"
+
+
 def test_subset_candidates_give_shortest_separating_rules(ideal):
     data, F = ideal
-    explainer = GlobalRuleExplainer(candidates="subsets").fit(F, data.target)
+    explainer = GlobalRuleExplainer(binarize="relative", candidates="subsets").fit(F, data.target)
     for c, parts in data.rules.items():
         assert all(len(rule) == 1 for rule in explainer.rules_for(c))
         assert all(rule.conditions[0][0] in parts for rule in explainer.rules_for(c))
@@ -62,7 +95,7 @@ def test_rule_statistics_match_brute_force(ideal):
     data, F = ideal
     y = data.target.copy()
     y[::7] = (y[::7] + 1) % 4  # disagreements make precision < 1 somewhere
-    explainer = GlobalRuleExplainer(min_precision=0.5).fit(F, y)
+    explainer = GlobalRuleExplainer(binarize="relative", min_precision=0.5).fit(F, y)
     assert any(rule.precision < 1 for rule in explainer.rules_)
     for rule in explainer.rules_:
         support, precision, coverage = brute_force_statistics(F, y, rule.conditions, rule.target)
@@ -75,7 +108,7 @@ def test_predict_follows_the_most_precise_firing_rule(ideal):
     data, F = ideal
     y = data.target.copy()
     y[::5] = (y[::5] + 2) % 4
-    explainer = GlobalRuleExplainer(min_precision=0.6).fit(F, y)
+    explainer = GlobalRuleExplainer(binarize="relative", min_precision=0.6).fit(F, y)
     prediction = explainer.predict(F)
     scores = F.to_numpy()
     symbols = (scores > 0) & (scores >= 0.5 * scores.max(axis=1, keepdims=True))
@@ -92,20 +125,20 @@ def test_predict_follows_the_most_precise_firing_rule(ideal):
 
 def test_report_text_markdown_html_and_plot(ideal):
     data, F = ideal
-    explainer = GlobalRuleExplainer(target_names=data.target_names).fit(F, data.target)
+    explainer = GlobalRuleExplainer(binarize="relative", target_names=data.target_names).fit(F, data.target)
     text = explainer.report()
-    assert "flyer ← head ∧ wing (precision 1.00, covers" in text
+    assert "flyer ← wing (precision 1.00 [0.9" in text and "covers 100% [9" in text
     assert "racer:" in text and "Otherwise:" in text
     markdown = explainer.report("markdown")
     assert markdown.startswith("# Global rules") and "## diver" in markdown
     html = explainer._repr_html_()
-    assert "<table>" in html and "head ∧ wing" in html
+    assert "<table>" in html and "<td>wing</td>" in html
     import matplotlib
 
     matplotlib.use("Agg")
     fig = explainer.plot()
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
-    assert "flyer ← head ∧ wing" in labels
+    assert "flyer ← wing" in labels
     with pytest.raises(ValueError, match="format"):
         explainer.report("pdf")
 
@@ -202,7 +235,7 @@ def test_decision_list_predicts_with_the_first_firing_rule(ideal):
     data, F = ideal
     y = data.target.copy()
     y[::9] = (y[::9] + 1) % 4
-    explainer = GlobalRuleExplainer(as_decision_list=True, min_precision=0.6, target_names=data.target_names).fit(F, y)
+    explainer = GlobalRuleExplainer(binarize="relative", as_decision_list=True, min_precision=0.6, target_names=data.target_names).fit(F, y)
     symbols = explainer.symbols(F).to_numpy()
     names = list(F.columns)
     expected = []
@@ -215,7 +248,8 @@ def test_decision_list_predicts_with_the_first_firing_rule(ideal):
         expected.append(label)
     np.testing.assert_array_equal(explainer.predict(F), expected)
     report = explainer.report()
-    assert report.splitlines()[2].startswith("1. ")
+    assert "Decision: ordered list: the first firing rule decides." in report
+    assert report.splitlines()[4].startswith("1. ")
     assert explainer.score(F, y) > 0.85
 
 
@@ -231,13 +265,15 @@ def test_json_report_and_explanation_profile(ideal):
     import json
 
     data, F = ideal
-    explainer = GlobalRuleExplainer(target_names=data.target_names).fit(F, data.target)
+    explainer = GlobalRuleExplainer(binarize="relative", target_names=data.target_names).fit(F, data.target)
     report = json.loads(explainer.report("json"))
     assert report["rule_model"] == "set_cover"
     assert len(report["rules"]) == len(explainer.rules_)
+    assert report["version"] == 2 and report["decision"] == "most_precise"
     first = report["rules"][0]
-    assert first["target_name"] == "flyer"
-    assert {c["feature"] for c in first["conditions"]} == {"head", "wing"}
+    assert first["target"] == "flyer"
+    assert {c["feature"] for c in first["conditions"]} == {"wing"}
+    assert report["classes"][0] == {"label": 0, "name": "flyer"}
     assert report["explanation_profile"]["flyer"][0]["symbols"] == ["head", "wing"]
     assert report["shortcuts"] == []
     assert "flyer: head ∧ wing (" in explainer.report()
@@ -248,7 +284,7 @@ def test_part_importance_and_rule_example_plots(ideal, model, full_X, test_slice
 
     matplotlib.use("Agg")
     data, F = ideal
-    explainer = GlobalRuleExplainer(target_names=data.target_names).fit(F, data.target)
+    explainer = GlobalRuleExplainer(binarize="relative", target_names=data.target_names).fit(F, data.target)
     fig = explainer.plot_part_importance()
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == list(data.target_names)
@@ -271,7 +307,7 @@ def test_rule_scorers_for_grid_search(ideal):
     from skpartx.metrics import coverage_scorer, fidelity_scorer, make_rule_scorer
 
     data, F = ideal
-    explainer = GlobalRuleExplainer().fit(F, data.target)
+    explainer = GlobalRuleExplainer(binarize="relative").fit(F, data.target)
     assert fidelity_scorer(explainer, F, data.target) == explainer.score(F, data.target)
     assert coverage_scorer(explainer, F, data.target) == explainer.coverage(F, data.target)
     penalised = make_rule_scorer(complexity_penalty=0.01)(explainer, F, data.target)
@@ -292,4 +328,22 @@ def test_shortcut_warning_when_one_symbol_explains_every_class():
     explainer = GlobalRuleExplainer().fit(F, [0, 0, 1, 1])
     assert explainer.shortcuts_ == ["background"]
     assert "Warning: background explains at least half of the images of every class" in explainer.report()
-    assert "Likely shortcut" in explainer._repr_html_()
+    assert "<b>Warning:</b> background explains at least half" in explainer._repr_html_()
+
+
+def test_default_binarisation_reads_the_encoding_and_announces_the_change():
+    from skpartx._part_scores import PartScoreArray
+
+    F = np.array([[0.7, 0.2, 0.1, 0.0], [0.0, 0.1, 0.6, 0.3]])
+    with pytest.warns(FutureWarning, match="'fraction' since skpartx 0.2"):
+        explainer = GlobalRuleExplainer().fit(F, [0, 1])
+    assert explainer.binarize_ == "fraction"
+    np.testing.assert_array_equal(explainer.symbols(F).to_numpy(), [[1, 1, 0, 0], [0, 0, 1, 1]])
+    codes = PartScoreArray([[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 2.0]], ["a", "b", "c", "d"], "msx")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        explainer = GlobalRuleExplainer(min_support=1).fit(codes, [0, 1])
+    assert explainer.binarize_ == "msx"
+    assert list(explainer.get_feature_names_out()) == ["{c}", "{d}", "{a, b}"]
+    with pytest.raises(ValueError, match="cannot read as part scores"):
+        GlobalRuleExplainer(binarize="relative").fit(codes, [0, 1])

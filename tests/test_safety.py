@@ -245,7 +245,8 @@ def test_report_escapes_part_class_and_other_user_strings(tmp_path):
     assert page.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 5  # title, note, summary, rules, classes
     assert "&lt;img src=x onerror=&quot;alert(2)&quot;&gt;" in page
     assert page.count("<img ") == page.count("<figure>")  # the only images are the report's own figures
-    assert json.loads((tmp_path / "rules.json").read_text())["classes"] == [0, 1]  # JSON keeps the raw strings
+    classes = json.loads((tmp_path / "rules.json").read_text())["classes"]
+    assert classes == [{"label": 0, "name": target_names[0]}, {"label": 1, "name": target_names[1]}]  # raw strings
 
 
 # -- no network during the tests -------------------------------------------------------------------------------

@@ -5,15 +5,25 @@ from sklearn.utils import Bunch, check_random_state
 
 PART_NAMES = ("background", "body", "head", "wing", "tail", "wheel", "horn", "leg", "fin", "window")
 
-# Each class is defined by a conjunction of two parts of its own. Every part also shows
-# up as a distractor in other classes' images, so no single part decides a class and a
-# model has to combine the two.
-CLASS_RULES = (
-    ("flyer", ("head", "wing")),
-    ("racer", ("tail", "wheel")),
-    ("charger", ("horn", "leg")),
-    ("diver", ("fin", "window")),
-)
+# Planted rules per family, each class a disjunction of conjunctions of parts (DNF).
+# "disjoint": each class is one conjunction of two parts of its own. "shared": most parts
+# belong to the rules of several classes and some classes have two alternatives, so a
+# part tells the class only together with another part. In both, every part also shows
+# up as a distractor in other classes' images, so no single part decides a class.
+FAMILIES = {
+    "disjoint": (
+        ("flyer", (("head", "wing"),)),
+        ("racer", (("tail", "wheel"),)),
+        ("charger", (("horn", "leg"),)),
+        ("diver", (("fin", "window"),)),
+    ),
+    "shared": (
+        ("glider", (("head", "wing"),)),
+        ("rover", (("wheel", "tail"), ("wheel", "wing"))),
+        ("beast", (("horn", "leg"), ("head", "fin"))),
+        ("boat", (("fin", "window"), ("tail", "leg"))),
+    ),
+}
 
 # Hue and texture per part kind; colours are jittered around the hue per image.
 _PART_STYLE = {
@@ -104,24 +114,29 @@ def _smooth_noise(rng, n, size, cells):
     return rows[:, :, i0] * (1 - w)[None, None, :] + rows[:, :, i0 + 1] * w[None, None, :]
 
 
-def _sample_parts(rng, n_samples, n_classes, distractor_rate):
+def _sample_parts(rng, n_samples, dnf, distractor_rate):
     """Class labels and, per image, the set of parts it shows.
 
-    An image of class c shows c's defining parts plus distractors; a distractor is
-    only added if no other class's rule becomes complete, so the label is always the
-    one rule an image satisfies.
+    ``dnf[c]`` holds class c's conjunctions, each a sequence of part names. An image
+    of class c shows one of c's conjunctions (chosen uniformly) plus distractors; a
+    distractor is only added if it completes no other class's conjunction, so an image
+    always satisfies its own class's DNF and no other's.
     """
-    rules = [set(parts) for _, parts in CLASS_RULES[:n_classes]]
+    terms = [[set(term) for term in class_terms] for class_terms in dnf]
+    others = [[t for k, ts in enumerate(terms) if k != c for t in ts] for c in range(len(terms))]
     optional = list(PART_NAMES[2:])
-    target = rng.permutation(np.arange(n_samples) % n_classes)
+    target = rng.permutation(np.arange(n_samples) % len(dnf))
     present = []
     for c in target:
-        parts = set(rules[c])
+        # Single-conjunction classes draw no choice, which keeps the disjoint family's
+        # random stream, and so its data, as it was before families existed.
+        own = terms[c][rng.randint(len(terms[c]))] if len(terms[c]) > 1 else terms[c][0]
+        parts = set(own)
         for p in rng.permutation(optional):
             if p in parts or rng.random() >= distractor_rate:
                 continue
             candidate = parts | {p}
-            if not any(r <= candidate for k, r in enumerate(rules) if k != c):
+            if not any(term <= candidate for term in others[c]):
                 parts = candidate
         present.append(parts)
     return target, present
@@ -189,6 +204,7 @@ def make_part_shapes(
     *,
     image_size=64,
     n_classes=4,
+    family="disjoint",
     spurious=0.0,
     spurious_classes=None,
     distractor_rate=0.5,
@@ -199,10 +215,11 @@ def make_part_shapes(
 
     Each object is a body with parts (head, wing, tail, wheel, horn, leg, fin, and a
     window inside the body) in a random pose (position, rotation, mirror, scale), with
-    jittered colours and textures, on a textured background. Each class is defined by a
-    conjunction of two parts of its own (``rules``). Images also show distractor parts,
-    including single parts of other classes' rules, chosen so that they never complete
-    another class's rule: no single part decides a class.
+    jittered colours and textures, on a textured background. Each class is defined by
+    planted rules over the parts, a disjunction of conjunctions of two parts (``dnf``).
+    Images also show distractor parts, chosen so that they never complete a conjunction
+    of another class: every image satisfies its own class's rules and no other's, and
+    no single part decides a class.
 
     Parameters
     ----------
@@ -211,7 +228,18 @@ def make_part_shapes(
     image_size : int, default=64
         Height and width in pixels (at least 24).
     n_classes : int, default=4
-        Number of classes, from 2 to 4.
+        Number of classes, from 2 to 4: the first ``n_classes`` classes of the family.
+    family : {"disjoint", "shared"}, default="disjoint"
+        Which planted rules define the classes.
+
+        - ``"disjoint"``: each class is one conjunction of two parts of its own:
+          flyer = head ∧ wing, racer = tail ∧ wheel, charger = horn ∧ leg,
+          diver = fin ∧ window.
+        - ``"shared"``: classes share parts and some have two alternatives:
+          glider = head ∧ wing, rover = wheel ∧ tail ∨ wheel ∧ wing,
+          beast = horn ∧ leg ∨ head ∧ fin, boat = fin ∧ window ∨ tail ∧ leg.
+          Head, wing, tail, leg and fin each belong to the rules of two classes. An
+          image shows one of its class's conjunctions, chosen uniformly.
     spurious : float in [0, 1], default=0.0
         Probability that an image's background takes its class's hue instead of a
         random one. Above 0 the background becomes a shortcut a model can learn.
@@ -224,7 +252,8 @@ def make_part_shapes(
     noise : float, default=0.02
         Standard deviation of additive Gaussian pixel noise.
     random_state : int, RandomState instance or None, default=None
-        Seed for reproducible data.
+        Seed for reproducible data. For a given seed the ``"disjoint"`` family is the
+        same data as before ``family`` existed.
 
     Returns
     -------
@@ -232,10 +261,13 @@ def make_part_shapes(
         ``images`` (n_samples, 3, H, W) float32 in [0, 1]; ``masks`` (n_samples, H, W)
         int32 part ids (0 = background); ``target`` (n_samples,) int class labels;
         ``part_names`` tuple (``part_names[0] == "background"``); ``target_names``;
-        ``rules`` dict class label → tuple of the part names that define the class;
-        ``present`` (n_samples, n_parts) bool, which parts each image shows;
-        ``spurious_classes`` tuple of the classes given the background cue (empty when
-        ``spurious == 0``).
+        ``family``; ``dnf`` dict class label → tuple of conjunctions, each a tuple of
+        part names, whose disjunction defines the class (the same form for both
+        families); ``rules`` the planted rules: for ``"disjoint"`` dict class label →
+        tuple of the two part names that define the class, for ``"shared"`` the same
+        as ``dnf``; ``present`` (n_samples, n_parts) bool, which parts each image shows
+        (has pixels in ``masks``); ``spurious_classes`` tuple of the classes given
+        the background cue (empty when ``spurious == 0``).
 
     Examples
     --------
@@ -243,15 +275,23 @@ def make_part_shapes(
     >>> data = make_part_shapes(8, image_size=32, random_state=0)
     >>> data.images.shape, data.masks.shape
     ((8, 3, 32, 32), (8, 32, 32))
-    >>> data.rules[0]
-    ('head', 'wing')
+    >>> data.rules[0], data.dnf[0]
+    (('head', 'wing'), (('head', 'wing'),))
+    >>> shared = make_part_shapes(8, image_size=32, family="shared", random_state=0)
+    >>> shared.target_names
+    ('glider', 'rover', 'beast', 'boat')
+    >>> shared.rules[1]
+    (('wheel', 'tail'), ('wheel', 'wing'))
     """
+    if not isinstance(family, str) or family not in FAMILIES:
+        raise ValueError(f"family must be one of {sorted(FAMILIES)}, got {family!r}.")
+    classes = FAMILIES[family]
     if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
         raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
     if not isinstance(image_size, (int, np.integer)) or image_size < 24:
         raise ValueError(f"image_size must be an integer >= 24, got {image_size!r}.")
-    if not isinstance(n_classes, (int, np.integer)) or not 2 <= n_classes <= len(CLASS_RULES):
-        raise ValueError(f"n_classes must be an integer from 2 to {len(CLASS_RULES)}, got {n_classes!r}.")
+    if not isinstance(n_classes, (int, np.integer)) or not 2 <= n_classes <= len(classes):
+        raise ValueError(f"n_classes must be an integer from 2 to {len(classes)}, got {n_classes!r}.")
     for name, value in (("spurious", spurious), ("distractor_rate", distractor_rate)):
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"{name} must be in [0, 1], got {value!r}.")
@@ -261,9 +301,11 @@ def make_part_shapes(
     shortcut_classes = np.arange(n_classes) if spurious_classes is None else np.asarray(spurious_classes)
     if not np.isin(shortcut_classes, np.arange(n_classes)).all():
         raise ValueError(f"spurious_classes must be class labels 0..{n_classes - 1}, got {spurious_classes!r}.")
+    names = tuple(name for name, _ in classes[:n_classes])
+    dnf = {c: terms for c, (_, terms) in enumerate(classes[:n_classes])}
     rng = check_random_state(random_state)
     n, size = int(n_samples), int(image_size)
-    target, present_sets = _sample_parts(rng, n, n_classes, distractor_rate)
+    target, present_sets = _sample_parts(rng, n, list(dnf.values()), distractor_rate)
     present = np.array([[name in s or name in ("background", "body") for name in PART_NAMES] for s in present_sets])
 
     images = np.empty((n, 3, size, size), dtype=np.float32)
@@ -276,14 +318,16 @@ def make_part_shapes(
         )
     visible = np.stack([(masks == pid).any(axis=(1, 2)) for pid in range(len(PART_NAMES))], axis=1)
 
-    names = tuple(name for name, _ in CLASS_RULES[:n_classes])
     return Bunch(
         images=images,
         masks=masks,
         target=target.astype(np.int64),
         part_names=PART_NAMES,
         target_names=names,
-        rules={c: parts for c, (_, parts) in enumerate(CLASS_RULES[:n_classes])},
+        family=family,
+        dnf=dnf,
+        # The disjoint family keeps its original form, one conjunction per class.
+        rules={c: terms[0] for c, terms in dnf.items()} if family == "disjoint" else dict(dnf),
         present=visible,
         spurious_classes=tuple(int(c) for c in shortcut_classes) if spurious > 0 else (),
         DESCR=make_part_shapes.__doc__.split("\n\n")[1],
