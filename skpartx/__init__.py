@@ -6,7 +6,7 @@ parts, and :class:`GlobalRuleExplainer` aggregates the local explanations into
 symbolic rules per class.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 from ._lazy import LazyImages
 from ._part_images import PartImages
@@ -14,7 +14,7 @@ from .attribution import LocalExplanation, PartAttributor
 from .counterfactual import PartCounterfactualExplainer
 from .models import predict_classes
 from .persistence import load, save
-from .rules import GlobalRuleExplainer, Rule
+from .rules import GlobalRuleExplainer, Rule, RuleVerification, apply_rules
 from .transfer import PartLabelTransfer
 
 __all__ = [
@@ -26,6 +26,8 @@ __all__ = [
     "PartCounterfactualExplainer",
     "LocalExplanation",
     "Rule",
+    "RuleVerification",
+    "apply_rules",
     "predict_classes",
     "save",
     "load",

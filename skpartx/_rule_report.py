@@ -24,6 +24,8 @@ MSX_LEGEND = (
     "to one of them (they suffice for the decision, and none is irrelevant); (baseline): the baseline alone keeps "
     "the model's confidence (the empty explanation)."
 )
+# The format of rules.json; files without a version are those of skpartx 0.1.
+RULES_JSON_VERSION = 2
 # A class whose images have an empty explanation at least this often is called out.
 EMPTY_WARNING_SHARE = 0.1
 
@@ -158,7 +160,7 @@ def rules_json(explainer, verification=None):
     rule_model = explainer.rule_model
     out = {
         "format": "skpartx rules",
-        "version": 2,
+        "version": RULES_JSON_VERSION,
         "rule_model": rule_model if isinstance(rule_model, str) else type(rule_model).__name__,
         "decision": explainer.decision_,
         "decision_text": DESCRIPTIONS[explainer.decision_],

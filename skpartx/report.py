@@ -87,12 +87,19 @@ def baseline_summary(report, class_names=None):
         return str(class_names[c]) if class_names is not None else str(c)
 
     lines, rows = [], []
+    called = {(int(r["baseline_class"]), round(float(r["baseline_class_probability"]), 2)) for _, r in report.iterrows()}
+    if len(called) == 1:  # one all-baseline image for every class ("zero", "mean", a colour): say it once
+        (c, p), = called
+        lines.append(f"the all-baseline image is called {name(c)} (probability {p:.2f})")
     for c, row in report.iterrows():
-        lines.append(
+        line = (
             f"{name(c)}: the baseline alone keeps the model's confidence for {row['baseline_sufficient']:.0%} of its "
-            f"images (mean probability {row['baseline_probability']:.2f}); the all-baseline image is called "
-            f"{name(row['baseline_class'])} (probability {row['baseline_class_probability']:.2f})"
+            f"images (probability of {name(c)} on the baseline {row['baseline_probability']:.2f})"
         )
+        if len(called) > 1:
+            line += (f"; its all-baseline images are called {name(row['baseline_class'])} "
+                     f"(probability {row['baseline_class_probability']:.2f})")
+        lines.append(line)
         rows.append((name(c), int(row["n_images"]), f"{row['baseline_probability']:.2f}",
                      f"{row['baseline_sufficient']:.0%}", name(row["baseline_class"]),
                      f"{row['baseline_class_probability']:.2f}"))

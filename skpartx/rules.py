@@ -16,10 +16,10 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from . import _rule_report
 from ._decision import DECISIONS, decide, rule_firing
 from ._part_scores import table_info
+from ._rule_report import RULES_JSON_VERSION
 from ._set_cover import all_subsets, drop_subsumed, fires, greedy_cover, observed_sets
 from ._symbols import BINARIZE, SymbolSpace
 
-RULES_JSON_VERSION = 2
 _Z95 = 1.959963984540054
 
 
@@ -267,7 +267,7 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
     >>> import numpy as np
     >>> from skpartx import GlobalRuleExplainer
     >>> F = np.array([[1.0, 0.9, 0.0], [0.8, 1.0, 0.1], [0.0, 0.1, 1.0], [0.1, 0.0, 0.9]])
-    >>> rules = GlobalRuleExplainer().fit(F, [0, 0, 1, 1])
+    >>> rules = GlobalRuleExplainer(binarize="fraction").fit(F, [0, 0, 1, 1])
     >>> print(rules.rules_[0])
     0 ← x0 ∧ x1 (precision 1.00, covers 100%)
     """
@@ -456,12 +456,34 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
         for target, conditions, weight in model["rules"]:
             named = None if weight is None else {self.class_names_[index[self._plain(c)]]: float(w) for c, w in weight.items()}
             rules.append((index[self._plain(target)], tuple(conditions), named))
+        if model["decision"] == "weighted_sum":
+            rules = self._merged_terms(rules)
         intercept = None
         if model.get("intercept") is not None:
             intercept = np.zeros(len(self.classes_))
             for c, value in model["intercept"].items():
                 intercept[index[self._plain(c)]] = float(value)
         return model["decision"], rules, intercept, index[self._plain(model["default"])]
+
+    def _merged_terms(self, rules):
+        """Additive rules with the same conditions as one rule whose weights are their sums.
+
+        Boosting and sums of trees repeat a condition with several weights; one line per
+        condition reads better and decides the same (the sum only changes its order of
+        addition). The merged rule's class is the one its weights raise most.
+        """
+        merged = {}
+        for _, conditions, weight in rules:
+            total = merged.setdefault(frozenset(conditions), [conditions, {}])[1]
+            for name, value in weight.items():
+                total[name] = total.get(name, 0.0) + value
+        out = []
+        for conditions, weight in merged.values():
+            weight = {name: value for name, value in weight.items() if value != 0}
+            if weight:
+                best = max(self.class_names_, key=lambda n: (weight.get(n, 0.0), -self.class_names_.index(n)))
+                out.append((self.class_names_.index(best), conditions, weight))
+        return out
 
     @staticmethod
     def _plain(value):

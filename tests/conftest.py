@@ -1,6 +1,7 @@
 """Shared fixtures: one small synthetic data set and one classifier trained on it, per session."""
 
 import ipaddress
+import os
 import socket
 
 import numpy as np
@@ -115,11 +116,22 @@ def data():
     return make_part_shapes(N_TRAIN + N_TEST, image_size=IMAGE_SIZE, random_state=0)
 
 
+# Another seed (or SKPARTX_TEST_THREADS) trains a slightly different model, as another CPU
+# would: tests of trained models must hold for it too (see test_pipeline.py).
+MODEL_SEED = int(os.environ.get("SKPARTX_TEST_MODEL_SEED", "0"))
+TRAIN_THREADS = os.environ.get("SKPARTX_TEST_THREADS")
+
+
 @pytest.fixture(scope="session")
 def model(data):
     """A SmallCNN trained on the training images (about 95% held-out accuracy)."""
-    torch.manual_seed(0)
-    return train_classifier(data.images[:N_TRAIN], data.target[:N_TRAIN], epochs=12, random_state=0)
+    threads = torch.get_num_threads()
+    if TRAIN_THREADS:
+        torch.set_num_threads(int(TRAIN_THREADS))
+    torch.manual_seed(MODEL_SEED)
+    trained = train_classifier(data.images[:N_TRAIN], data.target[:N_TRAIN], epochs=12, random_state=MODEL_SEED)
+    torch.set_num_threads(threads)
+    return trained
 
 
 @pytest.fixture(scope="session")

@@ -31,7 +31,7 @@ def test_demo_prints_rules_and_quality(demo_run):
     for rule in result["rules"].rules_:
         assert f"{rule.label} ← {' ∧ '.join(rule.condition_strings())} (precision {rule.precision:.2f} [" in printed
     assert printed.count("; held out: precision") == len(result["rules"].rules_)
-    assert "Baseline (held-out images):" in printed and "the all-baseline image is called" in printed
+    assert "Baseline (held-out images):" in printed and "the baseline alone keeps the model's confidence for" in printed
     assert "Decision: rule set: the most precise firing rule decides" in printed
 
 

@@ -61,7 +61,7 @@ def test_explain_command_writes_the_report(user_files, capsys, monkeypatch):
     # rules are measured on images they were not learnt from (a quarter, stratified)
     assert "rule fidelity (held-out)" in report and "held out: precision" in printed
     assert rules["held_out"]["n_images"] == 30 and 0.0 <= rules["held_out"]["fidelity"] <= 1.0
-    assert "What the model sees in the baseline" in report and "the all-baseline image is called" in printed
+    assert "What the model sees in the baseline" in report and "the baseline alone keeps the model's confidence" in printed
     for figure in ("part_masks.png", "part_importance.png", "rules.png"):
         assert (out / figure).exists()
 

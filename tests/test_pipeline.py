@@ -127,6 +127,12 @@ def test_grid_search_over_explanation_parameters(model, data, decisions, partial
     scores = search.cv_results_["mean_test_score"]
     assert len(scores) == 4 and np.isfinite(scores).all()
     assert search.best_score_ >= 0.7
-    assert search.best_params_["globalruleexplainer__max_rules"] == 3
-    assert search.best_estimator_[-1].binarize_ == "msx"  # the MSX codes survived every fold
+    # A larger rule budget never costs much; whether it helps depends on the model (with one
+    # sufficient part per class, one rule per class already covers it, and ties go to the first).
+    by = {(p["partattributor__tau"], p["globalruleexplainer__max_rules"]): v
+          for p, v in zip(search.cv_results_["params"], scores)}
+    assert by[0.8, 3] >= by[0.8, 1] - 0.05 and by[0.95, 3] >= by[0.95, 1] - 0.05
+    best = search.best_estimator_[-1]
+    assert best.binarize_ == "msx"  # the MSX codes survived every fold
+    assert all(len(best.rules_for(c)) <= best.max_rules for c in best.classes_)
     clone(search.best_estimator_)  # still a well-formed estimator

@@ -186,3 +186,13 @@ def test_empty_msx_is_a_named_symbol_never_a_rule_that_fires_everywhere():
     empty = symbols["(baseline)"].to_numpy()
     assert not symbols.drop(columns="(baseline)").to_numpy()[empty].any()
     assert "the baseline is not neutral for c" in explainer.report()
+
+
+def test_msx_codes_keep_their_encoding_through_cross_validation():
+    from sklearn.model_selection import GridSearchCV, cross_val_score
+
+    F, y = msx_table(300, 2)
+    search = GridSearchCV(GlobalRuleExplainer(), {"max_rules": [1, 4]}, cv=3).fit(F, y)
+    assert search.best_estimator_.binarize_ == "msx" and search.best_params_ == {"max_rules": 4}
+    assert all(name.startswith(("{", "(")) for name in search.best_estimator_.get_feature_names_out())
+    assert cross_val_score(GlobalRuleExplainer(), F, y, cv=3).min() > 0.8
