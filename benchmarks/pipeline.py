@@ -128,7 +128,7 @@ def measure(folder, image_size, method, device, compile_model=False):
         filled, t_transfer = timed(lambda: transfer.transform(X))
         attributor = PartAttributor(explained, method=method, baseline="mean", device=device, random_state=0)
         scores, t_attribute = timed(lambda: attributor.fit(filled).set_output(transform="pandas").transform(filled))
-        rules, t_rules = timed(lambda: GlobalRuleExplainer(binarize="fraction").fit(scores, decisions))
+        rules, t_rules = timed(lambda: GlobalRuleExplainer(binarize="fraction", candidates="subsets").fit(scores, decisions))
         fidelity = rules.score(scores, decisions)
     total = t_decide + t_transfer_fit + t_transfer + t_attribute + t_rules
     forward = forward_rate(model, np.asarray(X.images[:4096]), device)

@@ -158,18 +158,20 @@ print("its minimal sufficient explanations:", [sorted(s) for s in explanations["
 # Local explanations feed :class:`~skpartx.GlobalRuleExplainer`. Rules learnt from each
 # method's output on the first 100 images are checked on the other 100: how often do
 # they reproduce the model's decision (fidelity)? Scores are binarised per image (the
-# parts carrying 80% of the positive total); the MSX output keeps each minimal sufficient
-# explanation its own candidate conjunction, as GEPC does. Property gradients, blind to
-# the direction of a part's effect, give the least faithful rules.
+# parts carrying 80% of the positive total) and any conjunction within those sets is a
+# candidate rule; the MSX output keeps each minimal sufficient explanation its own
+# candidate conjunction, as GEPC does (a part of an MSX does not suffice). Property
+# gradients, blind to the direction of a part's effect, give the least faithful rules.
 first, second = slice(0, 100), slice(100, 200)
 rules, fidelity = {}, {}
 for name in methods:
     if name == "msx":  # MSX membership codes, which the rules read as sets of parts
         table = attributors[name].set_output(transform="pandas").transform(X)
-        binarize = "msx"
+        binarize, candidates = "msx", "observed"
     else:
-        table, binarize = pd.DataFrame(scores[name], columns=list(data.part_names)), "fraction"
-    rules[name] = GlobalRuleExplainer(target_names=data.target_names, binarize=binarize)
+        table = pd.DataFrame(scores[name], columns=list(data.part_names))
+        binarize, candidates = "fraction", "subsets"
+    rules[name] = GlobalRuleExplainer(target_names=data.target_names, binarize=binarize, candidates=candidates)
     rules[name].fit(table.iloc[first], decided[first])
     fidelity[name] = rules[name].score(table.iloc[second], decided[second])
     print(f"rule fidelity ({name}): {fidelity[name]:.3f}")

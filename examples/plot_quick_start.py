@@ -39,7 +39,7 @@ explained = np.concatenate([labelled, np.setdiff1d(rng.permutation(2000), labell
 pipe = make_pipeline(
     PartLabelTransfer(backbone=model),
     PartAttributor(model=model, baseline="mean"),
-    GlobalRuleExplainer(target_names=data.target_names, binarize="fraction"),
+    GlobalRuleExplainer(target_names=data.target_names, binarize="fraction", candidates="subsets"),
 ).set_output(transform="pandas")
 pipe.fit(X[explained], predict_classes(model, X[explained]))
 print(pipe[-1].report())

@@ -148,7 +148,7 @@ def run_demo(out_dir="skpartx-demo", cache_dir="default", verbose=True, print_fn
         # Removed parts take the data's mean colour: a black fill is far from every training
         # image, and on this data it credits the body for the window it surrounds.
         PartAttributor(model=model, method="shapley", baseline="mean", verbose=verbose),
-        GlobalRuleExplainer(target_names=data.target_names, binarize="fraction"),
+        GlobalRuleExplainer(target_names=data.target_names, binarize="fraction", candidates="subsets"),
     ).set_output(transform="pandas")
     pipeline.fit(X_explain, y_model[explain_idx])
     transfer, attributor, rules = pipeline.steps[0][1], pipeline.steps[1][1], pipeline.steps[2][1]

@@ -180,8 +180,8 @@ def run_explain(
     scores = attributor.fit(filled).set_output(transform="pandas").transform(filled)
     baseline_lines, baseline_section = baseline_summary(attributor.baseline_report(filled), names)
     learn, held_out = holdout_split(decisions, holdout)
-    binarize = "msx" if method == "msx" else "fraction"
-    rules = GlobalRuleExplainer(rule_model, binarize=binarize, target_names=names, random_state=0)
+    binarize, candidates = ("msx", "observed") if method == "msx" else ("fraction", "subsets")
+    rules = GlobalRuleExplainer(rule_model, binarize=binarize, candidates=candidates, target_names=names, random_state=0)
     rules.fit(scores.iloc[learn], decisions[learn])
     verification = rules.verify(scores.iloc[held_out], decisions[held_out]) if len(held_out) else None
 

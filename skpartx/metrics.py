@@ -144,7 +144,7 @@ def make_rule_scorer(metric="fidelity", complexity_penalty=0.0):
     >>> from skpartx import GlobalRuleExplainer
     >>> from skpartx.metrics import make_rule_scorer
     >>> search = GridSearchCV(
-    ...     GlobalRuleExplainer(binarize="fraction"), {"max_rules": [1, 3]}, scoring=make_rule_scorer(complexity_penalty=0.01)
+    ...     GlobalRuleExplainer(binarize="fraction", candidates="subsets"), {"max_rules": [1, 3]}, scoring=make_rule_scorer(complexity_penalty=0.01)
     ... )
     """
     if metric not in ("fidelity", "coverage"):

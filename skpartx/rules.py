@@ -195,15 +195,18 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
         covered.
     min_support : int, default=2
         Least number of a class's images a candidate conjunction must fire on.
-    candidates : {"observed", "subsets"}, default="observed"
-        ``"observed"`` (GEPC): candidates are the images' own local explanations — their
-        whole symbol sets, or each of their MSXs — so rules are complete local
-        explanations ("head ∧ wing", not just "head"). ``"subsets"``: every conjunction of
-        up to ``max_rule_length`` symbols (parts) is a candidate, which favours the
-        shortest separating rules. Either way each pick is the candidate that fires on the
-        most still-uncovered images of the class (ties: the shorter, then the more
-        precise), and a rule that a more general chosen rule of its class with at least its
-        precision subsumes is dropped.
+    candidates : {"auto", "observed", "subsets"}, default="auto"
+        ``"observed"`` (GEPC): candidates are the images' own local explanations — each
+        of their MSXs, or their whole symbol sets — so rules are complete local
+        explanations. ``"subsets"``: every conjunction of up to ``max_rule_length``
+        symbols (for MSXs, of parts) found in explanations is a candidate. ``"auto"``:
+        ``"observed"`` for MSXs, which are minimal by construction (a proper part of an MSX
+        does not suffice), ``"subsets"`` for part scores, whose binarised sets are not
+        minimal, so the conjunction common to most explanations becomes the rule (changed
+        in 0.2: ``"observed"`` before). Either way each pick is the candidate that fires
+        on the most still-uncovered images of the class (ties: the shorter, then the more
+        precise), and a rule that a more general chosen rule of its class with at least
+        its precision subsumes is dropped.
     as_decision_list : bool, default=False
         Set cover only: learn one ordered list across classes (each pick is the best rule
         of any class on the images earlier rules left) and decide by the first firing
@@ -234,6 +237,8 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
         Additive models: each class's score before any rule fires.
     binarize_ : str
         The binarisation used (``"msx"`` or one of the scoring ones).
+    candidates_ : {"observed", "subsets"}
+        The set-cover candidates used.
     symbol_space_ : SymbolSpace
         The symbols rules are written in and how ``F`` becomes them.
     class_part_scores_ : ndarray of shape (n_classes, n_parts)
@@ -267,7 +272,7 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
     >>> import numpy as np
     >>> from skpartx import GlobalRuleExplainer
     >>> F = np.array([[1.0, 0.9, 0.0], [0.8, 1.0, 0.1], [0.0, 0.1, 1.0], [0.1, 0.0, 0.9]])
-    >>> rules = GlobalRuleExplainer(binarize="fraction").fit(F, [0, 0, 1, 1])
+    >>> rules = GlobalRuleExplainer(binarize="fraction", candidates="subsets").fit(F, [0, 0, 1, 1])
     >>> print(rules.rules_[0])
     0 ← x0 ∧ x1 (precision 1.00, covers 100%)
     """
@@ -282,7 +287,7 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
         "min_precision": [Interval(Real, 0, 1, closed="both")],
         "min_coverage": [Interval(Real, 0, 1, closed="both")],
         "min_support": [Interval(Integral, 1, None, closed="left")],
-        "candidates": [StrOptions({"observed", "subsets"})],
+        "candidates": [StrOptions({"auto", "observed", "subsets"})],
         "as_decision_list": ["boolean"],
         "target_names": ["array-like", dict, None],
         "random_state": ["random_state"],
@@ -300,7 +305,7 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
         min_precision=0.9,
         min_coverage=0.98,
         min_support=2,
-        candidates="observed",
+        candidates="auto",
         as_decision_list=False,
         target_names=None,
         random_state=None,
@@ -321,25 +326,38 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
 
     # -- symbols -------------------------------------------------------------------------
 
-    def _resolve_binarize(self, encoding):
+    def _resolve_defaults(self, encoding):
+        """``binarize`` and ``candidates`` for this table: ``"auto"`` reads them off the encoding.
+
+        Minimal sufficient explanations are minimal by construction, so a proper part of
+        one does not suffice: each MSX is its own candidate (GEPC). A binarised set of part
+        scores is not minimal, so any conjunction within it is a candidate, and the one
+        common to most images' explanations becomes the rule.
+        """
         if self.binarize == "auto":
-            if encoding == "msx":
-                return "msx"
-            warnings.warn(
-                "GlobalRuleExplainer's default binarize='auto' binarises part scores with 'fraction' since skpartx 0.2 "
-                "(it was 'relative', which misses the second part of a conjunction when one part carries most of the "
-                "score); pass binarize='relative' for the former symbols, or binarize='fraction' to silence this "
-                "warning.",
-                FutureWarning,
-                stacklevel=3,
-            )
-            return "fraction"
-        if encoding == "msx" and self.binarize != "msx":
+            binarize = "msx" if encoding == "msx" else "fraction"
+        else:
+            binarize = self.binarize
+        if encoding == "msx" and binarize != "msx":
             raise ValueError(
                 f"F holds minimal sufficient explanations (PartAttributor(method='msx')), which binarize="
                 f"{self.binarize!r} cannot read as part scores; use binarize='auto' or 'msx'."
             )
-        return self.binarize
+        if binarize == "msx":
+            return binarize, "observed" if self.candidates == "auto" else self.candidates
+        candidates = "subsets" if self.candidates == "auto" else self.candidates
+        changed = [f"{name}={new!r} (was {old!r})" for name, value, new, old in (
+            ("binarize", self.binarize, binarize, "relative"), ("candidates", self.candidates, candidates, "observed"),
+        ) if value == "auto"]
+        if changed:
+            warnings.warn(
+                f"GlobalRuleExplainer's defaults for part scores changed in skpartx 0.2: {' and '.join(changed)}, "
+                "which reproduce the model better on both built-in data families (benchmarks/RESULTS.md); pass the "
+                "former values for the former rules, or the new ones to silence this warning.",
+                FutureWarning,
+                stacklevel=3,
+            )
+        return binarize, candidates
 
     def symbols(self, F):
         """The binary symbols of ``F`` that rules are written in, as a DataFrame.
@@ -393,7 +411,7 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
         if self.binarize_ == "msx":  # each symbol is one conjunction of parts
             support = symbols[rows].T.astype(np.float64) @ weights[rows]
             return [(j,) for j in np.flatnonzero(support >= self.min_support - 1e-12)]
-        mine = observed_sets if self.candidates == "observed" else all_subsets
+        mine = observed_sets if self.candidates_ == "observed" else all_subsets
         return mine(symbols[rows], self.max_rule_length, self.min_support, weights[rows])
 
     def _set_cover(self, symbols, y_index, weights):
@@ -544,10 +562,10 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
             columns = carried_names
         else:
             columns = [f"x{i}" for i in range(self.n_features_in_)]
-        self.binarize_ = self._resolve_binarize(encoding)
+        self.binarize_, self.candidates_ = self._resolve_defaults(encoding)
         if self.binarize_ == "msx":
             self.symbol_space_ = SymbolSpace.for_msx(
-                columns, F, y_index, weights, self.max_rule_length, self.min_support, self.candidates
+                columns, F, y_index, weights, self.max_rule_length, self.min_support, self.candidates_
             )
         else:
             self.symbol_space_ = SymbolSpace.for_scores(columns, self.binarize_, self.threshold, self.top_k)

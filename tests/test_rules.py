@@ -34,7 +34,7 @@ def ideal():
 
 def test_set_cover_recovers_planted_conjunctions():
     data, F = ideal_scores(0.0)
-    explainer = GlobalRuleExplainer(binarize="relative", target_names=data.target_names).fit(F, data.target)
+    explainer = GlobalRuleExplainer(binarize="relative", candidates="observed", target_names=data.target_names).fit(F, data.target)
     for c, parts in data.rules.items():
         rules = explainer.rules_for(c)
         assert [{feature for feature, _, _ in rule.conditions} for rule in rules] == [set(parts)], rules
@@ -47,7 +47,7 @@ def test_set_cover_picks_the_rule_firing_on_most_uncovered_images(ideal):
     by their second defining part alone, that part alone fires on every image of the class
     (and on no other), so it is picked first, and the planted conjunction it subsumes is not kept."""
     data, F = ideal
-    explainer = GlobalRuleExplainer(binarize="relative", target_names=data.target_names).fit(F, data.target)
+    explainer = GlobalRuleExplainer(binarize="relative", candidates="observed", target_names=data.target_names).fit(F, data.target)
     for c, parts in data.rules.items():
         rules = explainer.rules_for(c)
         assert [{feature for feature, _, _ in rule.conditions} for rule in rules] == [{parts[1]}], rules
@@ -61,7 +61,7 @@ def test_no_chosen_rule_is_subsumed_by_a_more_general_one():
     data, F = ideal_scores(0.3, random_state=4)
     y = data.target.copy()
     y[::6] = (y[::6] + 1) % 4
-    explainer = GlobalRuleExplainer(binarize="relative", min_precision=0.5, max_rules=8, min_coverage=1.0).fit(F, y)
+    explainer = GlobalRuleExplainer(binarize="relative", candidates="observed", min_precision=0.5, max_rules=8, min_coverage=1.0).fit(F, y)
     symbols = explainer.symbols(F).to_numpy()
     names = list(explainer.get_feature_names_out())
     fired = [symbols[:, [names.index(f) for f, _, _ in rule.conditions]].all(axis=1) for rule in explainer.rules_]
@@ -95,7 +95,7 @@ def test_rule_statistics_match_brute_force(ideal):
     data, F = ideal
     y = data.target.copy()
     y[::7] = (y[::7] + 1) % 4  # disagreements make precision < 1 somewhere
-    explainer = GlobalRuleExplainer(binarize="relative", min_precision=0.5).fit(F, y)
+    explainer = GlobalRuleExplainer(binarize="relative", candidates="observed", min_precision=0.5).fit(F, y)
     assert any(rule.precision < 1 for rule in explainer.rules_)
     for rule in explainer.rules_:
         support, precision, coverage = brute_force_statistics(F, y, rule.conditions, rule.target)
@@ -108,7 +108,7 @@ def test_predict_follows_the_most_precise_firing_rule(ideal):
     data, F = ideal
     y = data.target.copy()
     y[::5] = (y[::5] + 2) % 4
-    explainer = GlobalRuleExplainer(binarize="relative", min_precision=0.6).fit(F, y)
+    explainer = GlobalRuleExplainer(binarize="relative", candidates="observed", min_precision=0.6).fit(F, y)
     prediction = explainer.predict(F)
     scores = F.to_numpy()
     symbols = (scores > 0) & (scores >= 0.5 * scores.max(axis=1, keepdims=True))
@@ -125,7 +125,7 @@ def test_predict_follows_the_most_precise_firing_rule(ideal):
 
 def test_report_text_markdown_html_and_plot(ideal):
     data, F = ideal
-    explainer = GlobalRuleExplainer(binarize="relative", target_names=data.target_names).fit(F, data.target)
+    explainer = GlobalRuleExplainer(binarize="relative", candidates="observed", target_names=data.target_names).fit(F, data.target)
     text = explainer.report()
     assert "flyer ← wing (precision 1.00 [0.9" in text and "covers 100% [9" in text
     assert "racer:" in text and "Otherwise:" in text
@@ -235,7 +235,7 @@ def test_decision_list_predicts_with_the_first_firing_rule(ideal):
     data, F = ideal
     y = data.target.copy()
     y[::9] = (y[::9] + 1) % 4
-    explainer = GlobalRuleExplainer(binarize="relative", as_decision_list=True, min_precision=0.6, target_names=data.target_names).fit(F, y)
+    explainer = GlobalRuleExplainer(binarize="relative", candidates="observed", as_decision_list=True, min_precision=0.6, target_names=data.target_names).fit(F, y)
     symbols = explainer.symbols(F).to_numpy()
     names = list(F.columns)
     expected = []
@@ -265,7 +265,7 @@ def test_json_report_and_explanation_profile(ideal):
     import json
 
     data, F = ideal
-    explainer = GlobalRuleExplainer(binarize="relative", target_names=data.target_names).fit(F, data.target)
+    explainer = GlobalRuleExplainer(binarize="relative", candidates="observed", target_names=data.target_names).fit(F, data.target)
     report = json.loads(explainer.report("json"))
     assert report["rule_model"] == "set_cover"
     assert len(report["rules"]) == len(explainer.rules_)
@@ -284,7 +284,7 @@ def test_part_importance_and_rule_example_plots(ideal, model, full_X, test_slice
 
     matplotlib.use("Agg")
     data, F = ideal
-    explainer = GlobalRuleExplainer(binarize="relative", target_names=data.target_names).fit(F, data.target)
+    explainer = GlobalRuleExplainer(binarize="relative", candidates="observed", target_names=data.target_names).fit(F, data.target)
     fig = explainer.plot_part_importance()
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == list(data.target_names)
@@ -307,7 +307,7 @@ def test_rule_scorers_for_grid_search(ideal):
     from skpartx.metrics import coverage_scorer, fidelity_scorer, make_rule_scorer
 
     data, F = ideal
-    explainer = GlobalRuleExplainer(binarize="relative").fit(F, data.target)
+    explainer = GlobalRuleExplainer(binarize="relative", candidates="observed").fit(F, data.target)
     assert fidelity_scorer(explainer, F, data.target) == explainer.score(F, data.target)
     assert coverage_scorer(explainer, F, data.target) == explainer.coverage(F, data.target)
     penalised = make_rule_scorer(complexity_penalty=0.01)(explainer, F, data.target)
@@ -335,15 +335,20 @@ def test_default_binarisation_reads_the_encoding_and_announces_the_change():
     from skpartx._part_scores import PartScoreArray
 
     F = np.array([[0.7, 0.2, 0.1, 0.0], [0.0, 0.1, 0.6, 0.3]])
-    with pytest.warns(FutureWarning, match="'fraction' since skpartx 0.2"):
+    with pytest.warns(FutureWarning, match=r"binarize='fraction' \(was 'relative'\) and candidates='subsets'"):
         explainer = GlobalRuleExplainer().fit(F, [0, 1])
-    assert explainer.binarize_ == "fraction"
+    assert (explainer.binarize_, explainer.candidates_) == ("fraction", "subsets")
+    with pytest.warns(FutureWarning, match=r"changed in skpartx 0.2: candidates='subsets' \(was 'observed'\),"):
+        GlobalRuleExplainer(binarize="relative").fit(F, [0, 1])  # the former binarisation, the new candidates
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        GlobalRuleExplainer(binarize="relative", candidates="observed").fit(F, [0, 1])
     np.testing.assert_array_equal(explainer.symbols(F).to_numpy(), [[1, 1, 0, 0], [0, 0, 1, 1]])
     codes = PartScoreArray([[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 2.0]], ["a", "b", "c", "d"], "msx")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         explainer = GlobalRuleExplainer(min_support=1).fit(codes, [0, 1])
-    assert explainer.binarize_ == "msx"
+    assert (explainer.binarize_, explainer.candidates_) == ("msx", "observed")
     assert list(explainer.get_feature_names_out()) == ["{c}", "{d}", "{a, b}"]
     with pytest.raises(ValueError, match="cannot read as part scores"):
-        GlobalRuleExplainer(binarize="relative").fit(codes, [0, 1])
+        GlobalRuleExplainer(binarize="relative", candidates="observed").fit(codes, [0, 1])

@@ -63,18 +63,29 @@ def test_the_model_learns_the_shared_family(shared):
 
 @pytest.mark.parametrize("rule_model", ["set_cover", "figs"])
 def test_rules_are_faithful_and_name_only_their_class_parts(rule_model, shared, explained):
-    """Held-out fidelity of set cover: 0.92-0.96 (Shapley), 0.955-0.963 (MSX); FIGS 0.95-0.98."""
+    """Held-out fidelity over seeds 0-2: set cover 0.945-0.975 (Shapley), 0.953-0.963 (MSX);
+    FIGS 0.95-0.98. Coverage of set cover 0.92-0.95."""
     data, _, decisions, _, explain, test = shared
     method, F_train, F_test = explained
-    binarize = "msx" if method == "msx" else "fraction"
-    rules = GlobalRuleExplainer(rule_model, binarize=binarize, target_names=data.target_names, random_state=0)
+    binarize, candidates = ("msx", "observed") if method == "msx" else ("fraction", "subsets")
+    rules = GlobalRuleExplainer(
+        rule_model, binarize=binarize, candidates=candidates, target_names=data.target_names, random_state=0
+    )
     rules.fit(F_train, decisions[explain])
     assert rules.score(F_test, decisions[test]) >= 0.88
     if rule_model == "set_cover":
         assert rules.coverage(F_test, decisions[test]) >= 0.85
-        for rule in rules.rules_:  # a shared part alone is not a rule of one class
-            allowed = set().union(*map(set, data.dnf[rule.target])) | EVERYWHERE
-            assert set(rules.rule_parts(rule)) <= allowed, str(rule)
-            assert rule.precision >= 0.9
+        assert all(rule.precision >= 0.9 for rule in rules.rules_)
+
+        def own_parts(rule):
+            return set(rules.rule_parts(rule)) <= set().union(*map(set, data.dnf[rule.target])) | EVERYWHERE
+
+        # Each class's main rule names its own parts. A distractor the model does use may
+        # appear in a minor rule: windows are drawn on gliders but never beside a fin (that
+        # would make a boat), and a model can learn the correlation; measured: one such rule
+        # ("glider ← head ∧ window", 1-14% of gliders) in 13-14 rules over seeds 0-2.
+        for c in data.dnf:
+            assert own_parts(max(rules.rules_for(c), key=lambda r: r.coverage)), rules.report()
+        assert np.mean([own_parts(rule) for rule in rules.rules_]) >= 0.8
     if method == "msx" and rule_model == "set_cover":  # GEPC's path recovers the planted conjunctions
         assert all(planted(data, rules, c) for c in data.dnf), rules.report()

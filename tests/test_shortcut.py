@@ -24,7 +24,7 @@ def shortcut_case():
 def rules_of(model, X, target_names):
     decisions = predict_classes(model, X)
     scores = PartAttributor(model, baseline="mean").fit(X).set_output(transform="pandas").transform(X)
-    return GlobalRuleExplainer(target_names=target_names, binarize="fraction").fit(scores, decisions)
+    return GlobalRuleExplainer(target_names=target_names, binarize="fraction", candidates="subsets").fit(scores, decisions)
 
 
 def test_shortcut_model_rules_name_the_background(shortcut_case, model, full_X, test_slice, data):
