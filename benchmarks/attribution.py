@@ -82,7 +82,7 @@ def interleaved_ratio(model, X, device, batch_size, n_batches=60, seed=0):
 
 def engine_rate(model, X, device, batch_size):
     """Masked evaluations/s of exact part Shapley (all coalitions of each image's parts)."""
-    attributor = PartAttributor(model, method="shapley", device=device, batch_size=batch_size).fit(X)
+    attributor = PartAttributor(model, method="shapley", baseline="zero", device=device, batch_size=batch_size).fit(X)
     attributor.transform(X[:8])  # warm-up
     synchronize(device)
     start = time.perf_counter()

@@ -46,7 +46,7 @@ from skpartx.report import baseline_summary
 from skpartx.rules import apply_rules
 
 # The benchmark measures the default binarisation; its change-of-default notice would repeat.
-warnings.filterwarnings("ignore", message="GlobalRuleExplainer's default binarize", category=FutureWarning)
+warnings.filterwarnings("ignore", message="GlobalRuleExplainer's defaults for part scores", category=FutureWarning)
 EVERYWHERE = {"body", "background"}
 RULE_MODELS = ("set_cover", "set_cover (decision list)") + IMODELS_LEARNERS
 

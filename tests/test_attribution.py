@@ -1,6 +1,7 @@
 """Part attribution against brute-force references computed with the model directly."""
 
 import pickle
+import warnings
 from itertools import combinations
 from math import factorial
 
@@ -254,3 +255,17 @@ def test_unlabelled_images_are_refused_at_transform(model, few):
         attributor.transform(PartImages(few.images, np.full_like(few.masks, -1), few.part_names))
     with pytest.raises(ValueError, match="has parts"):
         attributor.transform(unlabelled)
+
+
+def test_default_baseline_is_black_with_a_notice_of_the_change(model, few):
+    with pytest.warns(FutureWarning, match=r"becomes 'mean' .* in 0\.3"):
+        default = PartAttributor(model, method="occlusion").fit(few)
+    assert default.get_params()["baseline"] == "warn"
+    black = PartAttributor(model, method="occlusion", baseline="zero").fit(few)
+    np.testing.assert_array_equal(np.asarray(default.transform(few)), np.asarray(black.transform(few)))
+    mean = PartAttributor(model, method="occlusion", baseline="mean").fit(few)
+    assert not np.allclose(np.asarray(mean.transform(few)), np.asarray(black.transform(few)))
+    # An explicit choice is silent.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        PartAttributor(model, method="occlusion", baseline="zero").fit(few)
