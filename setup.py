@@ -34,7 +34,7 @@ setup(
         "pandas>=2.0",
     ],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6", "dask[distributed]>=2024.1", *DOCS],
+        "test": ["pytest>=7", "hypothesis>=6", "dask[distributed]>=2024.1", "transformers>=4.40", *DOCS],
         "dask": ["dask[distributed]>=2024.1"],
         "docs": DOCS,
         "bench": ["captum>=0.7"],

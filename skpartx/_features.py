@@ -6,7 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._torch import default_batch_size, inference_context, iter_image_batches, to_device_images
+from ._torch import default_batch_size, forward_images, inference_context, iter_image_batches, logits_of, to_device_images
 
 MIN_GRID = 4
 MAX_AUTO_LAYERS = 4
@@ -46,7 +46,7 @@ def _capture(backbone, names, images):
         for name in names
     ]
     try:
-        backbone(images)
+        forward_images(backbone, images)
     finally:
         for handle in handles:
             handle.remove()
@@ -76,7 +76,7 @@ def auto_layers(backbone, images, device):
     ]
     try:
         with inference_context(device):
-            backbone(to_device_images(images[:2], device))
+            forward_images(backbone, to_device_images(images[:2], device))
     finally:
         for handle in handles:
             handle.remove()
@@ -210,7 +210,7 @@ def gradcam_maps(backbone, layer, x, targets=None, normalize=True):
     try:
         with torch.inference_mode(False), torch.enable_grad():
             x = x.detach().clone().float().requires_grad_(True)
-            logits = backbone(x)
+            logits = logits_of(forward_images(backbone, x))
             if logits.ndim != 2:
                 raise ValueError(
                     f"Grad-CAM needs a classifier returning (B, n_classes) logits; it returned shape "

@@ -2,7 +2,9 @@
 
 import contextlib
 import copy
+import inspect
 import logging
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -178,23 +180,67 @@ class ModelCallError(RuntimeError):
         return ModelCallError, (self.indices, self.cause)
 
 
+def _takes_pixel_values_only(module):
+    """Whether ``module``'s forward takes the images only as the keyword ``pixel_values``."""
+    try:
+        parameters = inspect.signature(module.forward).parameters.values()
+    except (TypeError, ValueError):  # builtins and compiled modules without a signature
+        return False
+    positional = any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in parameters)
+    return not positional and any(p.name == "pixel_values" for p in parameters)
+
+
+def forward_images(module, images):
+    """Run ``module`` on a batch of images, however its forward takes them.
+
+    The images go in as the first positional argument, or as ``pixel_values=`` when the
+    forward takes them only under that keyword (as some Hugging Face models do).
+    """
+    if _takes_pixel_values_only(module):
+        return module(pixel_values=images)
+    return module(images)
+
+
+def logits_of(output):
+    """The logits in a model's output, the one rule for what a model may return.
+
+    Accepted: a tensor; an object with a ``logits`` tensor attribute (a Hugging Face
+    ``ModelOutput``); a mapping with a ``"logits"`` entry; a tuple or list whose first
+    element is a tensor (the logits, as ``return_dict=False`` models return them).
+
+    Raises
+    ------
+    TypeError
+        For any other output, naming what came back.
+    """
+    if torch.is_tensor(output):
+        return output
+    if isinstance(output, Mapping) and torch.is_tensor(output.get("logits")):
+        return output["logits"]
+    if torch.is_tensor(getattr(output, "logits", None)):
+        return output.logits
+    if isinstance(output, (tuple, list)) and output and torch.is_tensor(output[0]):
+        return output[0]
+    raise TypeError(
+        f"the model must return logits (batch, n_classes): a tensor, an output with a .logits tensor, a dict with "
+        f"'logits', or a tuple whose first element is the logits; got {type(output).__name__}. Wrap it in a module "
+        "whose forward returns the logits alone."
+    )
+
+
 def call_model(model, inputs, indices):
-    """``model(inputs)``, its output checked to be a tensor; a failure names the images ``indices``.
+    """The logits of ``model`` on ``inputs`` (:func:`forward_images`, :func:`logits_of`);
+    a failure names the images ``indices``.
 
     Out-of-memory errors pass through unchanged: the callers retry those with smaller batches.
     """
     try:
-        output = model(inputs)
+        output = forward_images(model, inputs)
     except Exception as exc:
         if is_out_of_memory(exc):
             raise
         raise ModelCallError(indices, exc) from exc
-    if not torch.is_tensor(output):
-        raise TypeError(
-            f"the model must return a tensor of logits (batch, n_classes), got {type(output).__name__}; wrap it "
-            "in a module whose forward returns the logits alone (e.g. output[0] or output.logits)."
-        )
-    return output
+    return logits_of(output)
 
 
 class TorchEstimatorMixin:

@@ -790,11 +790,12 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         cls = int(counts.argmax())
         if counts[cls] >= BASELINE_WARNING_SHARE * len(probabilities):
             baseline = self._baseline() if isinstance(self._baseline(), str) else f"a {type(self.baseline).__name__}"
+            others = " or ".join(f"baseline={name!r}" for name in BASELINES if name != baseline)
             warnings.warn(
                 f"the model assigns class {cls} with probability >= {BASELINE_WARNING_PROBABILITY} to the "
                 f"all-baseline composites (every part replaced by baseline={baseline!r}) of {counts[cls]} of "
                 f"{len(probabilities)} images: it decides class {cls} without any part, so explanations of class "
-                f"{cls} owe much to the baseline. Try another baseline (baseline='mean' or 'blur') and see "
+                f"{cls} owe much to the baseline. Try another baseline ({others}) and see "
                 "baseline_report(X).",
                 UserWarning,
                 stacklevel=stacklevel,

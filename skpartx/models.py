@@ -11,15 +11,110 @@ from ._torch import (
     call_model,
     check_module,
     default_batch_size,
+    forward_images,
     inference_context,
     is_out_of_memory,
     iter_image_batches,
     logger,
+    logits_of,
     prepare_module,
     resolve_device,
     to_device_images,
 )
 from ._progress import progress
+
+
+# The normalisation torchvision and timm ImageNet models were trained with.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "NormalizedModel",
+    "SmallCNN",
+    "forward_images",
+    "logits_of",
+    "predict_classes",
+    "predict_logits",
+    "train_classifier",
+]
+
+
+class NormalizedModel(nn.Module):
+    """A classifier or backbone behind the input normalisation it was trained with.
+
+    skpartx passes images in [0, 1] everywhere (and replaces parts by baselines in that
+    space); a network trained on normalised inputs (ImageNet mean and std, a Hugging Face
+    image processor's settings) sees ``(images - mean) / std`` through this wrapper.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The network; it may return any output :func:`logits_of` reads and take the images
+        as ``pixel_values=``. Its modules are named ``model.<name>`` in the wrapper (give
+        hyperpixel ``layers`` with that prefix).
+    mean, std : sequence of float, default=IMAGENET_MEAN, IMAGENET_STD
+        Per-channel mean and standard deviation, for images in [0, 1].
+
+    See Also
+    --------
+    NormalizedModel.from_image_processor : the same from a Hugging Face image processor.
+
+    Notes
+    -----
+    Resizing is not part of the wrapper: give the images at the resolution the network
+    expects (``load_image_folder(image_size=...)``).
+
+    Examples
+    --------
+    >>> from skpartx.models import NormalizedModel, SmallCNN
+    >>> model = NormalizedModel(SmallCNN(4))  # ImageNet mean and std
+    >>> model.mean.flatten().tolist()
+    [0.485, 0.456, 0.406]
+    """
+
+    def __init__(self, model, mean=IMAGENET_MEAN, std=IMAGENET_STD):
+        super().__init__()
+        self.model = check_module(model, "model")
+        mean = torch.as_tensor(np.asarray(mean, dtype=np.float32).reshape(-1))
+        std = torch.as_tensor(np.asarray(std, dtype=np.float32).reshape(-1))
+        if len(mean) != len(std) or len(mean) == 0:
+            raise ValueError(f"mean and std need one value per channel each; got {len(mean)} and {len(std)}.")
+        if not bool(torch.all(std > 0)):
+            raise ValueError(f"std must be positive for every channel, got {std.tolist()}.")
+        self.register_buffer("mean", mean.view(1, -1, 1, 1))
+        self.register_buffer("std", std.view(1, -1, 1, 1))
+
+    @classmethod
+    def from_image_processor(cls, model, processor):
+        """Wrap ``model`` with the normalisation of a Hugging Face image processor.
+
+        Parameters
+        ----------
+        model : torch.nn.Module
+        processor : object
+            An image processor (or any object) with ``image_mean`` and ``image_std``; one
+            with ``do_normalize=False`` gives the identity normalisation.
+
+        Returns
+        -------
+        NormalizedModel
+        """
+        if not getattr(processor, "do_normalize", True):
+            channels = len(getattr(processor, "image_mean", None) or IMAGENET_MEAN)
+            return cls(model, mean=[0.0] * channels, std=[1.0] * channels)
+        mean, std = getattr(processor, "image_mean", None), getattr(processor, "image_std", None)
+        if mean is None or std is None:
+            raise ValueError(f"the {type(processor).__name__} has no image_mean and image_std to normalise with.")
+        return cls(model, mean=mean, std=std)
+
+    def forward(self, images):
+        if images.shape[1] != self.mean.shape[1]:
+            raise ValueError(
+                f"the images have {images.shape[1]} channels but the normalisation {self.mean.shape[1]}."
+            )
+        return forward_images(self.model, (images - self.mean) / self.std)
 
 
 class SmallCNN(nn.Module):
@@ -71,8 +166,9 @@ def train_classifier(
     device="auto",
     random_state=None,
     verbose=False,
+    model=None,
 ):
-    """Train a :class:`SmallCNN` on images and labels.
+    """Train a :class:`SmallCNN` (or a classifier of your own) on images and labels.
 
     Uses AdamW with a one-cycle learning-rate schedule and random flips as the only
     augmentation. Deterministic on the CPU for a fixed ``random_state`` and number of
@@ -94,10 +190,14 @@ def train_classifier(
     random_state : int or None, default=None
     verbose : bool, default=False
         Show a progress bar over epochs.
+    model : torch.nn.Module, default=None
+        The classifier to train in place instead of a new :class:`SmallCNN` (``width`` is
+        then unused), e.g. a Hugging Face image classifier: it may return any output
+        :func:`skpartx.models.logits_of` reads and take the images as ``pixel_values=``.
 
     Returns
     -------
-    model : SmallCNN
+    model : torch.nn.Module
         The trained model in eval mode, on the CPU.
     """
     array = _as_image_array(images)
@@ -112,7 +212,9 @@ def train_classifier(
     rng = check_random_state(random_state)
     torch.manual_seed(rng.randint(2**31 - 1))
 
-    model = SmallCNN(int(y.max()) + 1, in_channels=array.shape[1], width=width).to(device)
+    if model is None:
+        model = SmallCNN(int(y.max()) + 1, in_channels=array.shape[1], width=width)
+    model = check_module(model, "model").to(device)
     x_all = torch.from_numpy(array)
     y_all = torch.from_numpy(y.astype(np.int64))
     steps = epochs * int(np.ceil(len(array) / batch_size))
@@ -130,7 +232,7 @@ def train_classifier(
             flip = torch.from_numpy(rng.random(len(idx)) < 0.5).to(device)
             xb = torch.where(flip[:, None, None, None], xb.flip(-1), xb)
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(xb), yb)
+            loss = loss_fn(logits_of(forward_images(model, xb)), yb)
             loss.backward()
             optimizer.step()
             schedule.step()

@@ -96,15 +96,15 @@ def assert_unchanged(before, after):
         assert before == after
 
 
-class ReturnsTuple(torch.nn.Module):
-    """Like many detection or HF models: logits and something else."""
+class ReturnsScoresDict(torch.nn.Module):
+    """A dict without "logits": nothing says which entry is the logits."""
 
     def __init__(self, model):
         super().__init__()
         self.model = model
 
     def forward(self, x):
-        return self.model(x), x.mean()
+        return {"scores": self.model(x), "mean": x.mean()}
 
 
 class Reshaped(torch.nn.Module):
@@ -230,11 +230,12 @@ ERROR_CASES = {
         ),
         ValueError, r"logits of shape \(batch, n_classes\); for a batch of 6 images it returned shape \(1, 3\)",
     ),
-    "model-output-tuple": (
+    "model-output-dict-without-logits": (
         lambda c: (lambda m: (lambda: PartAttributor(m, device="cpu").fit(c["X"]).transform(c["X"]), [m, c["X"]]))(
-            ReturnsTuple(c["model"])
+            ReturnsScoresDict(c["model"])
         ),
-        TypeError, r"must return a tensor of logits \(batch, n_classes\), got tuple; wrap it .*output\[0\]",
+        TypeError, r"must return logits \(batch, n_classes\): a tensor, an output with a \.logits tensor, a dict with "
+        r"'logits', or a tuple .*; got dict\. Wrap it",
     ),
     "model-on-meta-device": (
         lambda c: (lambda m: (lambda: PartAttributor(m, device="cpu").fit(c["X"]), [m, c["X"]]))(
