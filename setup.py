@@ -20,6 +20,8 @@ setup(
     license="BSD-3-Clause",
     python_requires=">=3.10",
     packages=find_packages(include=["skpartx", "skpartx.*"]),
+    # The demo classifiers (scripts/train_demo_weights.py), so that a first demo needs no training.
+    package_data={"skpartx": ["weights/*.pt", "weights/*.json"]},
     install_requires=[
         "numpy>=1.24",
         "scipy>=1.10",

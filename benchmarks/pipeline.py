@@ -109,11 +109,11 @@ class AnonymousMemoryPeak:
         self.peak_kib = max(self.peak_kib, self.current_kib())
 
 
-def measure(folder, image_size, method, device, compile_model=False):
+def measure(folder, image_size, method, device, compile_model=False, n_train=2000, epochs=6):
     """One run over the data set in ``folder``: a dict of figures."""
     folder = Path(folder)
-    train = make_part_shapes(2000, image_size=image_size, random_state=0)
-    model = train_classifier(train.images, train.target, epochs=6, random_state=0)
+    train = make_part_shapes(n_train, image_size=image_size, random_state=0)
+    model = train_classifier(train.images, train.target, epochs=epochs, random_state=0)
     del train
     explained = torch.compile(model) if compile_model else model
     part_names = json.loads((folder / "part_names.json").read_text())

@@ -21,7 +21,7 @@ def _parser():
         "--family", choices=["disjoint", "shared"], default="disjoint",
         help="synthetic data: classes with parts of their own, or classes sharing parts (default: %(default)s)",
     )
-    demo.add_argument("--no-cache", action="store_true", help="train the demo model even if a cached one exists")
+    demo.add_argument("--no-cache", action="store_true", help="train the demo model even if a shipped or cached one exists")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.add_argument(
         "--quick", action="store_true", help="a smaller run (fewer, smaller images; a shorter training) for a first look"

@@ -1,6 +1,8 @@
 """The whole pipeline on built-in synthetic data: ``skpartx demo``."""
 
 import hashlib
+import io
+import json
 import logging
 import os
 import time
@@ -42,18 +44,16 @@ def default_cache_dir():
     return os.environ.get("SKPARTX_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "skpartx"))
 
 
-def trained_demo_model(images, target, settings, cache_dir=None, verbose=False):
-    """Train the demo classifier, or load it from the cache when the same settings were trained before."""
-    key = repr(sorted(settings.items())) + torch.__version__ + __version__
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    path = None
-    if cache_dir is not None:
-        path = os.path.join(cache_dir, f"demo-model-{digest}.pt")
-        if os.path.exists(path):
-            model = SmallCNN(settings["n_classes"], width=settings["width"])
-            model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-            return model.eval(), True
-    model = train_classifier(
+# The settings that decide the demo classifier's weights (the rest only decide what is explained);
+# n_test counts because the training images are the first n_train of n_train + n_test generated.
+MODEL_SETTINGS = ("n_train", "n_test", "image_size", "n_classes", "family", "epochs", "width", "learning_rate", "random_state")
+WEIGHTS_DIR = os.path.join(os.path.dirname(__file__), "weights")
+WEIGHTS_MANIFEST = os.path.join(WEIGHTS_DIR, "demo.json")
+
+
+def train_demo_classifier(images, target, settings, verbose=False):
+    """Train the demo's :class:`~skpartx.models.SmallCNN` with ``settings`` (see ``DEMO_SETTINGS``)."""
+    return train_classifier(
         images,
         target,
         epochs=settings["epochs"],
@@ -62,19 +62,81 @@ def trained_demo_model(images, target, settings, cache_dir=None, verbose=False):
         random_state=settings["random_state"],
         verbose=verbose,
     )
+
+
+def shipped_weights():
+    """The demo classifiers shipped with the package: ``{family: entry}``.
+
+    Each entry holds the ``settings`` it was trained with (the ``MODEL_SETTINGS`` of
+    ``DEMO_SETTINGS``), its ``file`` in ``skpartx/weights``, the file's ``sha256``, and
+    the ``held_out_accuracy`` it reached on freshly generated images. The weights are
+    produced by ``scripts/train_demo_weights.py``.
+    """
+    if not os.path.exists(WEIGHTS_MANIFEST):
+        return {}
+    with open(WEIGHTS_MANIFEST, encoding="utf-8") as f:
+        return json.load(f)["models"]
+
+
+def shipped_demo_model(settings):
+    """The shipped demo classifier trained with ``settings``, or ``None`` when none was.
+
+    Raises
+    ------
+    ValueError
+        When the shipped file does not match its recorded checksum.
+    """
+    wanted = {key: settings[key] for key in MODEL_SETTINGS}
+    for entry in shipped_weights().values():
+        if entry["settings"] == wanted:
+            path = os.path.join(WEIGHTS_DIR, entry["file"])
+            with open(path, "rb") as f:
+                content = f.read()
+            if hashlib.sha256(content).hexdigest() != entry["sha256"]:
+                raise ValueError(f"{path} does not match its checksum in {WEIGHTS_MANIFEST}; reinstall skpartx.")
+            model = SmallCNN(settings["n_classes"], width=settings["width"])
+            model.load_state_dict(torch.load(io.BytesIO(content), map_location="cpu", weights_only=True))
+            return model.eval()
+    return None
+
+
+def trained_demo_model(images, target, settings, cache_dir=None, verbose=False):
+    """The demo classifier for ``settings``: shipped, cached, or trained now.
+
+    With a ``cache_dir``, the classifier shipped with the package is used when it was
+    trained with the same settings, then one cached by an earlier run; otherwise it is
+    trained on ``images`` and cached. With ``cache_dir=None`` it is always trained.
+
+    Returns
+    -------
+    model : SmallCNN
+    source : {"shipped", "cached", "trained"}
+    """
+    path = None
+    if cache_dir is not None:
+        shipped = shipped_demo_model(settings)
+        if shipped is not None:
+            return shipped, "shipped"
+        key = repr(sorted(settings.items())) + torch.__version__ + __version__
+        path = os.path.join(cache_dir, f"demo-model-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt")
+        if os.path.exists(path):
+            model = SmallCNN(settings["n_classes"], width=settings["width"])
+            model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+            return model.eval(), "cached"
+    model = train_demo_classifier(images, target, settings, verbose)
     if path is not None:
         os.makedirs(cache_dir, exist_ok=True)
         tmp = path + ".tmp"
         torch.save(model.state_dict(), tmp)
         os.replace(tmp, path)
-    return model, False
+    return model, "trained"
 
 
 def run_demo(out_dir="skpartx-demo", cache_dir="default", verbose=True, print_fn=None, **overrides):
     """Run the whole pipeline on synthetic data, print the rules and write an HTML report.
 
-    Steps: generate :func:`~skpartx.datasets.make_part_shapes` data; train (or load from
-    the cache) a :class:`~skpartx.models.SmallCNN`; keep part masks of
+    Steps: generate :func:`~skpartx.datasets.make_part_shapes` data; load the shipped
+    :class:`~skpartx.models.SmallCNN` (or one cached, or train it: :func:`trained_demo_model`); keep part masks of
     ``labelled_per_class`` training images per class; fit the pipeline
     ``PartLabelTransfer → PartAttributor (exact Shapley, mean-colour baseline) →
     GlobalRuleExplainer`` on
@@ -86,7 +148,9 @@ def run_demo(out_dir="skpartx-demo", cache_dir="default", verbose=True, print_fn
     out_dir : str or None
         Folder for ``report.html`` and the PNG figures; ``None`` writes nothing.
     cache_dir : str, "default" or None
-        Model cache folder (``"default"``: :func:`default_cache_dir`; ``None``: no cache).
+        Model cache folder (``"default"``: :func:`default_cache_dir`); with a folder, the
+        classifier shipped with the package is used when the settings are the shipped
+        ones. ``None``: no cache and no shipped weights, the classifier is trained.
     verbose : bool
         Progress bars.
     print_fn : callable, default=None
@@ -123,10 +187,10 @@ def run_demo(out_dir="skpartx-demo", cache_dir="default", verbose=True, print_fn
     train, test = slice(0, s["n_train"]), slice(s["n_train"], n_total)
     t = lap("data", t)
 
-    model, cached = trained_demo_model(data.images[train], data.target[train], s, cache_dir, verbose)
+    model, source = trained_demo_model(data.images[train], data.target[train], s, cache_dir, verbose)
     y_model = predict_classes(model, data.images)
     accuracy = float((y_model[test] == data.target[test]).mean())
-    t = lap("model (cached)" if cached else "model training", t)
+    t = lap("model training" if source == "trained" else f"model ({source})", t)
 
     # The user labels a few training images per class; the rest are unlabelled (-1).
     rng = np.random.RandomState(s["random_state"])

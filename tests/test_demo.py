@@ -8,7 +8,16 @@ import matplotlib.image as mpimg
 import pytest
 
 from skpartx.cli import QUICK_SETTINGS, main
-from skpartx.demo import run_demo
+from skpartx.datasets import make_part_shapes
+from skpartx.demo import (
+    DEMO_SETTINGS,
+    MODEL_SETTINGS,
+    run_demo,
+    shipped_demo_model,
+    shipped_weights,
+    trained_demo_model,
+)
+from skpartx.models import predict_classes
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +83,38 @@ def test_command_line_help_and_entry_point(tmp_path, monkeypatch):
     assert calls["out_dir"] == str(tmp_path) and calls["cache_dir"] is None and calls["random_state"] == 3
     assert calls["n_train"] == QUICK_SETTINGS["n_train"] and calls["verbose"] is False
     assert calls["print_fn"] is print
+
+
+def test_shipped_classifiers_reach_their_recorded_accuracy_on_fresh_images():
+    shipped = shipped_weights()
+    assert set(shipped) == {"disjoint", "shared"}
+    for family, entry in shipped.items():
+        settings = {**DEMO_SETTINGS, "family": family}
+        assert entry["settings"] == {key: settings[key] for key in MODEL_SETTINGS}
+        model = shipped_demo_model(settings)
+        # Images of a generator seed neither training nor the recorded check used.
+        fresh = make_part_shapes(400, image_size=settings["image_size"], family=family, random_state=77)
+        accuracy = (predict_classes(model, fresh.images, device="cpu") == fresh.target).mean()
+        # 400 images: a binomial standard error of about 0.01 at these accuracies.
+        assert accuracy >= entry["held_out_accuracy"] - 0.04
+        assert accuracy > 0.85  # far above chance (0.25) either way
+
+
+def test_demo_settings_use_the_shipped_classifier_without_training(tmp_path, monkeypatch):
+    monkeypatch.setattr("skpartx.demo.train_classifier", lambda *a, **k: pytest.fail("trained a shipped model"))
+    model, source = trained_demo_model(None, None, DEMO_SETTINGS, cache_dir=str(tmp_path))
+    assert source == "shipped" and not os.listdir(tmp_path)
+    assert shipped_demo_model({**DEMO_SETTINGS, "random_state": 1}) is None  # other settings: trained, as before
+    monkeypatch.undo()
+    # With no cache (--no-cache) the training path is kept.
+    settings = dict(DEMO_SETTINGS, n_train=64, image_size=32, epochs=1)
+    data = make_part_shapes(64, image_size=32, random_state=0)
+    assert trained_demo_model(data.images, data.target, settings, cache_dir=None)[1] == "trained"
+
+
+def test_a_changed_shipped_file_is_refused(tmp_path, monkeypatch):
+    entry = shipped_weights()["disjoint"]
+    (tmp_path / entry["file"]).write_bytes(b"not the weights")
+    monkeypatch.setattr("skpartx.demo.WEIGHTS_DIR", str(tmp_path))
+    with pytest.raises(ValueError, match="does not match its checksum"):
+        shipped_demo_model(DEMO_SETTINGS)
