@@ -34,10 +34,31 @@ class Bottleneck(nn.Module):
         return self.relu(self.bn3(self.conv3(y)) + identity)
 
 
-class ResNet(nn.Module):
-    """torchvision-shaped ResNet; ``depths=(3, 4, 6, 3)``, ``base=64`` is ResNet-50."""
+class BasicBlock(nn.Module):
+    expansion = 1
 
-    def __init__(self, n_classes=1000, depths=(3, 4, 6, 3), base=64):
+    def __init__(self, in_channels, width, stride=1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, width, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = nn.Conv2d(width, width, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = None
+        if stride != 1 or in_channels != width:
+            self.downsample = nn.Sequential(nn.Conv2d(in_channels, width, 1, stride=stride, bias=False), nn.BatchNorm2d(width))
+
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        y = self.relu(self.bn1(self.conv1(x)))
+        return self.relu(self.bn2(self.conv2(y)) + identity)
+
+
+class ResNet(nn.Module):
+    """torchvision-shaped ResNet; ``depths=(3, 4, 6, 3)``, ``base=64`` is ResNet-50, and
+    ``block=BasicBlock, depths=(2, 2, 2, 2)`` ResNet-18."""
+
+    def __init__(self, n_classes=1000, depths=(3, 4, 6, 3), base=64, block=Bottleneck):
         super().__init__()
         self.conv1 = nn.Conv2d(3, base, 7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(base)
@@ -47,9 +68,9 @@ class ResNet(nn.Module):
         for index, depth in enumerate(depths):
             width = base * 2**index
             blocks = []
-            for block in range(depth):
-                blocks.append(Bottleneck(channels, width, stride=2 if block == 0 and index > 0 else 1))
-                channels = width * Bottleneck.expansion
+            for position in range(depth):
+                blocks.append(block(channels, width, stride=2 if position == 0 and index > 0 else 1))
+                channels = width * block.expansion
             setattr(self, f"layer{index + 1}", nn.Sequential(*blocks))
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(channels, n_classes)
@@ -108,6 +129,14 @@ class ViT(nn.Module):
 
 def resnet50(n_classes=1000):
     return ResNet(n_classes, (3, 4, 6, 3), 64)
+
+
+def resnet18(n_classes=1000):
+    return ResNet(n_classes, (2, 2, 2, 2), 64, block=BasicBlock)
+
+
+def vit_small_16(image_size=224, n_classes=1000):
+    return ViT(image_size, 16, 384, 12, 6, n_classes)
 
 
 def vit_small_14(image_size=518, n_classes=1000, register_tokens=0):

@@ -1,6 +1,8 @@
 """Dense features from the intermediate layers of any torch backbone ("hyperpixels")."""
 
 import math
+import re
+from collections.abc import Mapping
 
 import numpy as np
 import torch
@@ -10,30 +12,110 @@ from ._torch import default_batch_size, forward_images, inference_context, iter_
 
 MIN_GRID = 4
 MAX_AUTO_LAYERS = 4
+# Class, distillation and register tokens precede the patch tokens: at most one class and
+# one distillation token and 16 registers in the models that use them.
+MAX_EXTRA_TOKENS = 18
+# Depths (as fractions of the block count) of the transformer blocks picked automatically:
+# a quarter, half, three quarters and the last block, mixing shallower and deeper blocks as
+# hyperpixels do. On both families of `benchmarks/transfer.py --layer-study` this set and
+# {middle, last} tie (0.655 and 0.652 mIoU) and the last block alone leads by 0.018 (0.026 on
+# the disjoint family); see benchmarks/RESULTS.md.
+TOKEN_DEPTHS = (0.25, 0.5, 0.75, 1.0)
+# Fewer numbered siblings than this are not "repeated blocks" (a lone attention layer on
+# top of a CNN does not make it a transformer).
+MIN_TOKEN_BLOCKS = 2
+_NUMBERED = re.compile(r"^(.*)\.(\d+)$")
 
 
-def _as_grid(output, name):
-    """A layer output as a ``(B, C, h, w)`` map; ViT tokens ``(B, T, D)`` become a grid.
+def _first_tensor(output):
+    """The tensor in a module's output: itself, the first element of a tuple or list, or
+    the first tensor value of a mapping (a Hugging Face ``ModelOutput``)."""
+    if isinstance(output, (tuple, list)) and output:
+        return output[0]
+    if isinstance(output, Mapping):
+        return next((value for value in output.values() if torch.is_tensor(value)), output)
+    return output
 
-    Leading class/register tokens are dropped: the largest square number of trailing
-    tokens forms the grid.
+
+def token_grid(n_tokens, image_size=None):
+    """The patch grid ``(h, w)`` of a token sequence, and the number of extra leading tokens.
+
+    The extra tokens (class, distillation, register tokens) come first and the patch
+    tokens follow in row-major order. For an image of ``image_size`` (H, W), the grid is
+    ``(H // p, W // p)`` (or the ceiling, for models that pad) for the patch size ``p`` for
+    which its cell count equals ``n_tokens`` minus the extra tokens, fewest extra tokens
+    first. Without ``image_size`` the image is taken to be square. Grids need at least two
+    cells per side.
+
+    Parameters
+    ----------
+    n_tokens : int
+    image_size : tuple of int, default=None
+        (H, W) of the images the backbone was run on.
+
+    Returns
+    -------
+    grid : tuple of int or None
+        (h, w), or ``None`` when no grid fits.
+    n_extra : int or None
     """
-    if isinstance(output, (tuple, list)):
-        output = output[0]
+    for extra in range(min(MAX_EXTRA_TOKENS, n_tokens - 4) + 1):
+        cells = n_tokens - extra
+        if image_size is None:
+            side = math.isqrt(cells)
+            if side * side == cells:
+                return (side, side), extra
+            continue
+        height, width = (int(v) for v in image_size)
+        # The cell count falls as p grows, so p only needs to run until it drops below ``cells``.
+        for patch in range(1, max(height, width) + 1):
+            floor = (height // patch, width // patch)
+            ceil = (-(-height // patch), -(-width // patch))
+            for h, w in (floor, ceil):
+                if h * w == cells and min(h, w) >= 2:
+                    return (h, w), extra
+            if ceil[0] * ceil[1] < cells:
+                break
+    return None, None
+
+
+def _as_grid(output, name, image_size=None):
+    """A layer output as a ``(B, C, h, w)`` map; transformer tokens ``(B, T, D)`` become a grid.
+
+    Tokens are laid out on the patch grid of the image (see :func:`token_grid`): the
+    leading class, distillation and register tokens are dropped and the patch tokens
+    reshaped row by row.
+
+    Parameters
+    ----------
+    output : tensor, tuple, list or mapping
+        The module's output (its first tensor is used).
+    name : str
+        The layer's name, for error messages.
+    image_size : tuple of int, default=None
+        (H, W) of the input images; ``None`` assumes square images.
+    """
+    output = _first_tensor(output)
     if not torch.is_tensor(output):
         raise ValueError(f"layer {name!r} returned {type(output).__name__}, not a tensor; choose another layer.")
     if output.ndim == 4:
         return output
     if output.ndim == 3:
         tokens = output.shape[1]
-        side = math.isqrt(tokens)
-        if side < 2:
-            raise ValueError(f"layer {name!r} returned {tokens} tokens, too few to form a spatial grid.")
-        grid = output[:, tokens - side * side :, :]
-        return grid.transpose(1, 2).reshape(output.shape[0], output.shape[2], side, side)
+        grid, _ = token_grid(tokens, image_size)
+        if grid is None:
+            shape = "square images" if image_size is None else "{}x{} images".format(*image_size)
+            raise ValueError(
+                f"layer {name!r} returned {tokens} tokens, which form no patch grid of {shape} after dropping up to "
+                f"{MAX_EXTRA_TOKENS} leading class/register tokens; choose a layer whose output is a sequence of "
+                "patch tokens (B, T, D) or a (B, C, h, w) map."
+            )
+        h, w = grid
+        patches = output[:, tokens - h * w :, :]
+        return patches.transpose(1, 2).reshape(output.shape[0], output.shape[2], h, w)
     raise ValueError(
         f"layer {name!r} returned shape {tuple(output.shape)}, which is not spatial; dense features need "
-        "(B, C, h, w) maps or (B, tokens, D) ViT outputs."
+        "(B, C, h, w) maps or (B, tokens, D) transformer outputs."
     )
 
 
@@ -59,35 +141,85 @@ def _capture(backbone, names, images):
     return captured
 
 
-def auto_layers(backbone, images, device):
-    """Pick hyperpixel layers: the deepest module output at each spatial resolution.
+def _depth_indices(n_blocks, depths=TOKEN_DEPTHS):
+    """Indices of the blocks at fractional ``depths`` of ``n_blocks`` (block ``ceil(n·d)``, 1-based)."""
+    return sorted({min(n_blocks, max(1, math.ceil(n_blocks * d - 1e-9))) - 1 for d in depths})
 
-    Runs one forward pass on a few images with hooks on every named module, groups the
-    4-d outputs by their spatial size, and keeps, for each size of at least 4×4, the
-    module that ran last; the ``MAX_AUTO_LAYERS`` smallest such sizes are used (deep
-    layers see parts, shallow ones see edges).
+
+def _token_blocks(outputs, order, image_size):
+    """The repeated transformer blocks among the module outputs, in forward order, or ``[]``.
+
+    Candidates are groups of numbered siblings (``blocks.0, blocks.1, ...``, as in
+    ``ModuleList`` and ``Sequential`` containers) of which at least ``MIN_TOKEN_BLOCKS``
+    output token sequences ``(B, T, D)`` forming the image's patch grid. Groups inside a
+    member of another group (a block's own numbered sub-layers) are left out; the longest
+    group wins, and between equally long ones the one that ran last.
     """
-    names = [name for name, _ in backbone.named_modules() if name]
-    order = []
-    modules = dict(backbone.named_modules())
+    groups = {}
+    for name in order:
+        match = _NUMBERED.match(name)
+        out = _first_tensor(outputs[name])
+        if match and torch.is_tensor(out) and out.ndim == 3 and token_grid(out.shape[1], image_size)[0]:
+            groups.setdefault(match.group(1), []).append(name)
+    members = {name for names in groups.values() for name in names}
+    groups = {
+        prefix: names
+        for prefix, names in groups.items()
+        if len(names) >= MIN_TOKEN_BLOCKS and not any(prefix.startswith(m + ".") for m in members)
+    }
+    if not groups:
+        return []
+    position = {name: i for i, name in enumerate(order)}
+    best = max(groups.values(), key=lambda names: (len(names), position[names[-1]]))
+    return sorted(best, key=lambda name: int(_NUMBERED.match(name).group(2)))
+
+
+def auto_layers(backbone, images, device):
+    """Pick hyperpixel layers automatically from one forward pass on a few images.
+
+    - **Transformers** (ViT, DeiT, DINOv2, with or without register tokens): when the
+      backbone has repeated blocks whose outputs are token sequences ``(B, T, D)`` on the
+      image's patch grid (numbered siblings such as ``blocks.N``, ``encoder.layer.N``,
+      ``vit.layers.N``; the longest such group), the blocks at a quarter, half and three
+      quarters of the depth and the last block (``TOKEN_DEPTHS``: blocks ``ceil(n/4)``,
+      ``ceil(n/2)``, ``ceil(3n/4)`` and ``n`` of ``n``, so 3, 6, 9 and 12 of twelve).
+    - **Otherwise** (CNNs): the 4-d outputs are grouped by spatial size and, for each size
+      of at least 4×4, the module that ran last is kept; the ``MAX_AUTO_LAYERS`` smallest
+      such sizes are used (deep layers see parts, shallow ones see edges).
+
+    Returns
+    -------
+    layers : list of str
+        Module names, shallowest first.
+    """
+    calls = []
     handles = [
-        modules[name].register_forward_hook(lambda m, i, o, name=name: order.append((name, o)))
-        for name in names
+        module.register_forward_hook(lambda m, i, o, name=name: calls.append((name, o)))
+        for name, module in backbone.named_modules()
+        if name
     ]
     try:
         with inference_context(device):
-            forward_images(backbone, to_device_images(images[:2], device))
+            x = to_device_images(images[:2], device)
+            forward_images(backbone, x)
     finally:
         for handle in handles:
             handle.remove()
+    # A module run several times counts with its last output, where it ran last.
+    outputs = dict(calls)
+    last_call = {name: i for i, (name, _) in enumerate(calls)}
+    order = sorted(outputs, key=last_call.get)
+    blocks = _token_blocks(outputs, order, tuple(x.shape[2:]))
+    if blocks:
+        return [blocks[i] for i in _depth_indices(len(blocks))]
     last_at = {}
-    for name, out in order:
+    for name, out in calls:
         if torch.is_tensor(out) and out.ndim == 4 and min(out.shape[2:]) >= MIN_GRID:
             last_at[tuple(out.shape[2:])] = name
     if not last_at:
         raise ValueError(
             "could not find a spatial layer in the backbone automatically; pass layers=[...] with the names "
-            "of modules that output (B, C, h, w) maps or ViT tokens."
+            "of modules that output (B, C, h, w) maps or transformer tokens (B, T, D)."
         )
     sizes = sorted(last_at, key=lambda s: s[0] * s[1])[:MAX_AUTO_LAYERS]
     return [last_at[s] for s in sorted(sizes, key=lambda s: -s[0] * s[1])]
@@ -125,7 +257,8 @@ def feature_blocks(backbone, layers, x, colour_weight=0.0):
     ``colour_weight > 0``. Must run inside :func:`inference_context`.
     """
     captured = _capture(backbone, layers, x)
-    blocks = [F.normalize(_as_grid(captured[name], name).float(), dim=1) for name in layers]
+    size = tuple(x.shape[2:])
+    blocks = [F.normalize(_as_grid(captured[name], name, size).float(), dim=1) for name in layers]
     if colour_weight > 0:
         blocks.append(colour_weight * x.float())
     return blocks
@@ -216,11 +349,17 @@ def gradcam_maps(backbone, layer, x, targets=None, normalize=True):
                     f"Grad-CAM needs a classifier returning (B, n_classes) logits; it returned shape "
                     f"{tuple(logits.shape)}."
                 )
-            activation = _as_grid(captured["out"], layer)
+            # Differentiate with respect to the tensor the layer returned (a token grid is
+            # a view of it that the logits do not depend on), then lay the gradient out alike.
+            raw = _first_tensor(captured["out"])
+            if not torch.is_tensor(raw):
+                raise ValueError(f"layer {layer!r} returned {type(raw).__name__}, not a tensor; choose another layer.")
             if targets is None:
                 targets = logits.argmax(dim=1)
             score = logits.gather(1, torch.as_tensor(targets, device=logits.device).view(-1, 1)).sum()
-            (grad,) = torch.autograd.grad(score, activation)
+            (grad,) = torch.autograd.grad(score, raw)
+            size = tuple(x.shape[2:])
+            activation, grad = _as_grid(raw, layer, size), _as_grid(grad, layer, size)
     finally:
         handle.remove()
     cam = torch.relu((grad.mean(dim=(2, 3), keepdim=True) * activation).sum(dim=1)).detach().float()

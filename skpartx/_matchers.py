@@ -190,9 +190,16 @@ class ProbeClassifier(nn.Module):
         weight = first.weight / self.scale  # fold the standardisation into the first layer
         bias = first.bias - weight @ self.mean
         hidden = bias.view(1, -1, 1, 1)
+        size = tuple(size)
         for block, w in zip(blocks, weight.split(self.block_dims, dim=1)):
-            h = torch.einsum("bchw,oc->bohw", block, w)
-            if tuple(h.shape[2:]) != tuple(size):
+            # Projecting and resizing commute (both linear), so each block does the cheaper
+            # first: resize a block larger than the map (e.g. the colour) before projecting,
+            # project a block of more channels than hidden units before resizing.
+            resize_first = block.shape[2] * block.shape[3] > size[0] * size[1] or block.shape[1] < w.shape[0]
+            if resize_first and tuple(block.shape[2:]) != size:
+                block = F.interpolate(block, size=size, mode="bilinear", align_corners=False)
+            h = F.conv2d(block, w[:, :, None, None])
+            if tuple(h.shape[2:]) != size:
                 h = F.interpolate(h, size=size, mode="bilinear", align_corners=False)
             hidden = hidden + h
         if len(self.net) > 1:

@@ -188,13 +188,15 @@ def run_demo(out_dir="skpartx-demo", cache_dir="default", verbose=True, print_fn
     t = lap("data", t)
 
     model, source = trained_demo_model(data.images[train], data.target[train], s, cache_dir, verbose)
-    y_model = predict_classes(model, data.images)
-    accuracy = float((y_model[test] == data.target[test]).mean())
-    t = lap("model training" if source == "trained" else f"model ({source})", t)
-
     # The user labels a few training images per class; the rest are unlabelled (-1).
     rng = np.random.RandomState(s["random_state"])
     explain_idx = rng.permutation(s["n_train"])[: s["n_explain"]]
+    # The model's decisions, on the images explained and held out (the only ones used).
+    y_model = np.full(n_total, -1)
+    used = np.concatenate([explain_idx, np.arange(s["n_train"], n_total)])
+    y_model[used] = predict_classes(model, data.images[used])
+    accuracy = float((y_model[test] == data.target[test]).mean())
+    t = lap("model training" if source == "trained" else f"model ({source})", t)
     labelled_idx = np.concatenate(
         [
             [i for i in explain_idx if data.target[i] == c][: s["labelled_per_class"]]

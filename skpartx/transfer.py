@@ -101,12 +101,19 @@ class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
     Parameters
     ----------
     backbone : torch.nn.Module
-        Feature network, typically the classifier being explained.
+        Feature network: the classifier being explained, or any other network whose
+        features suit the images better (e.g. a self-supervised ViT on disk).
     layers : str or list of str, default=None
         Names of modules (as in ``backbone.named_modules()``) whose outputs are the
-        features, ``(B, C, h, w)`` maps or ViT tokens ``(B, T, D)`` (class and register
-        tokens dropped). ``None`` picks the deepest module output at each spatial
-        resolution of at least 4×4, up to four resolutions.
+        features, ``(B, C, h, w)`` maps or transformer tokens ``(B, T, D)``. Tokens are laid
+        out on the image's patch grid, which may be non-square: the leading class,
+        distillation and register tokens are dropped (the fewest that leave
+        ``(H // p) * (W // p)`` patch tokens for some patch size ``p``). ``None`` picks, for
+        a transformer (repeated blocks ``blocks.N`` / ``encoder.layer.N`` / ``vit.layers.N``
+        whose outputs are patch tokens), the blocks at ¼, ½ and ¾ of the depth and the
+        last block; otherwise the
+        deepest module output at each spatial resolution of at least 4×4, up to four
+        resolutions.
     method : {"probe", "knn", "hpf"}, default="probe"
         The probe is the default because it transfers best on the built-in benchmark
         (see ``benchmarks/RESULTS.md``).

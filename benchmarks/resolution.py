@@ -1,0 +1,97 @@
+"""The pipeline at real resolution: 224-px images through ResNet-18- and ViT-S-shaped networks.
+
+Usage::
+
+    python benchmarks/resolution.py                         # about 6 minutes on 2 CPU cores
+    python benchmarks/resolution.py --n-images 64 --device cuda
+
+Each stage's images/s next to the raw forward rate of the same network in the same run
+(random weights: speed depends on shapes, not on weights). Stages: the model's decisions
+(``predict_classes``), part-label transfer (probe fitted on 16 labelled images, then
+``transform`` of the rest, the default method), exact part Shapley (evaluations/s against
+the forward rate) and set-cover rules. Targets: transfer >= 0.7x and the attribution engine
+>= 0.9x the forward rate.
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from attribution import forward_rate, synchronize  # noqa: E402
+from nets import resnet18, vit_small_16  # noqa: E402
+
+from skpartx import GlobalRuleExplainer, PartAttributor, PartImages, PartLabelTransfer, predict_classes  # noqa: E402
+from skpartx._torch import resolve_device  # noqa: E402
+from skpartx.datasets import make_part_shapes  # noqa: E402
+
+N_LABELLED = 16
+
+
+def timed(device, function):
+    synchronize(device)
+    start = time.perf_counter()
+    result = function()
+    synchronize(device)
+    return result, time.perf_counter() - start
+
+
+def run(name, model, X, n_shapley, device, batch_size):
+    model = model.to(device).eval()
+    labelled, rest = X[:N_LABELLED], X[N_LABELLED:]
+    unlabelled = PartImages(rest.images, np.full_like(rest.masks, -1), rest.part_names)
+    forward = forward_rate(model, rest.images, device, batch_size)
+    decisions, t_decide = timed(device, lambda: predict_classes(model, rest, device=device))
+    transfer = PartLabelTransfer(backbone=model, device=device, random_state=0)
+    _, t_fit = timed(device, lambda: transfer.fit(labelled))
+    filled, t_transfer = timed(device, lambda: transfer.transform(unlabelled))
+    attributor = PartAttributor(model, baseline="mean", device=device, batch_size=batch_size).fit(filled)
+    explanations, t_shapley = timed(device, lambda: attributor.explain(filled[:n_shapley]))
+    evaluations = sum(e.n_evaluations for e in explanations)
+    scores = attributor.transform(filled[:n_shapley])
+    _, t_rules = timed(device, lambda: GlobalRuleExplainer(binarize="fraction", candidates="subsets").fit(
+        scores, decisions[:n_shapley]))
+    n = len(rest)
+    rows = [
+        (name, "raw forward", f"{forward:.1f} images/s", "1.00"),
+        (name, "decisions (predict_classes)", f"{n / t_decide:.1f} images/s", f"{n / t_decide / forward:.2f}"),
+        (name, f"transfer fit ({N_LABELLED} labelled)", f"{t_fit:.1f} s", ""),
+        (name, f"transfer transform, layers {transfer.layers_}", f"{n / t_transfer:.1f} images/s",
+         f"{n / t_transfer / forward:.2f}"),
+        (name, f"exact Shapley ({evaluations / n_shapley:.0f} evaluations/image)",
+         f"{evaluations / t_shapley:.1f} evaluations/s", f"{evaluations / t_shapley / forward:.2f}"),
+        (name, f"rules ({n_shapley} images)", f"{t_rules:.2f} s", ""),
+    ]
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n-images", type=int, default=48, help="images transferred (besides the labelled ones)")
+    parser.add_argument("--n-shapley", type=int, default=12, help="images explained with exact Shapley")
+    parser.add_argument("--image-size", type=int, default=224)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args(argv)
+    device = resolve_device(args.device)
+    torch.manual_seed(0)
+    data = make_part_shapes(args.n_images + N_LABELLED, image_size=args.image_size, random_state=0)
+    X = PartImages(data.images, data.masks, data.part_names)
+    rows = []
+    for name, make in (("ResNet-18-shaped", resnet18), ("ViT-S/16-shaped", lambda n: vit_small_16(args.image_size, n))):
+        rows += run(name, make(len(data.target_names)), X, args.n_shapley, device, args.batch_size)
+    print(f"device {device}, torch {torch.__version__}, {args.image_size} px, {args.n_images} images "
+          f"(+{N_LABELLED} labelled), {torch.get_num_threads()} threads\n")
+    print("| network | stage | rate | / forward |")
+    print("|---|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
+if __name__ == "__main__":
+    main()
