@@ -22,29 +22,7 @@ from skpartx.datasets import make_part_shapes
 from skpartx.demo import DEMO_SETTINGS, default_cache_dir, trained_demo_model
 from skpartx.models import SmallCNN
 
-
-def synchronize(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def forward_rate(model, images, device, batch_size, n_images=4096):
-    """Images/s of the plain forward pass over distinct images at ``batch_size``.
-
-    Same memory format (channels-last) and dtype (bf16 autocast on CUDA) as the engine, and
-    inputs already on the device, so the ratio measures the engine's own overhead.
-    """
-    model = model.to(device).eval()
-    x = to_device_images(images[:n_images], device)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
-    with torch.inference_mode(), autocast:
-        model(x[:batch_size])
-        synchronize(device)
-        start = time.perf_counter()
-        for begin in range(0, len(x), batch_size):
-            model(x[begin : begin + batch_size])
-        synchronize(device)
-    return len(x) / (time.perf_counter() - start)
+from common import forward_rate, synchronize
 
 
 def interleaved_ratio(model, X, device, batch_size, n_batches=60, seed=0):

@@ -34,7 +34,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from attribution import forward_rate, grid_masks, interleaved_ratio, synchronize  # noqa: E402
+from attribution import grid_masks, interleaved_ratio  # noqa: E402
+from common import forward_rate, markdown_table, synchronize  # noqa: E402
 from nets import ResNet, ViT, resnet50, vit_small_14  # noqa: E402
 from pipeline import measure, write_data_set  # noqa: E402
 
@@ -186,9 +187,7 @@ def main(argv=None):
         f"device: {name}; torch {torch.__version__}; {'quick (toy sizes)' if args.quick else 'full sizes'}; "
         f"{time.perf_counter() - started:.0f} s",
         "",
-        "| figure | value | detail |",
-        "|---|---|---|",
-        *(f"| {figure} | {value} | {detail} |" for figure, value, detail in rows),
+        *markdown_table(("figure", "value", "detail"), rows),
     ]
     print("\n".join(lines))
     if args.out:

@@ -31,6 +31,8 @@ from skpartx import GlobalRuleExplainer, PartAttributor, PartImages, PartLabelTr
 from skpartx.datasets import make_part_shapes
 from skpartx.models import train_classifier
 
+from common import forward_rate
+
 BLOCK = 5000  # images generated per step when writing a data set
 LABELLED_PER_CLASS = 10
 
@@ -39,21 +41,6 @@ def timed(function):
     start = time.perf_counter()
     result = function()
     return result, time.perf_counter() - start
-
-
-def forward_rate(model, images, device, batch_size=256):
-    """Images/s of the bare model on ``images`` (no gradient), after one warm-up batch."""
-    model = model.to(device).eval()
-    x = torch.as_tensor(images[:batch_size]).to(device)
-    with torch.inference_mode():
-        model(x)
-        start, seen = time.perf_counter(), 0
-        for begin in range(0, len(images), batch_size):
-            model(torch.as_tensor(images[begin : begin + batch_size]).to(device))
-            seen += min(batch_size, len(images) - begin)
-        if device == "cuda":
-            torch.cuda.synchronize()
-    return seen / (time.perf_counter() - start)
 
 
 def write_data_set(folder, n_images, image_size):
@@ -131,7 +118,7 @@ def measure(folder, image_size, method, device, compile_model=False, n_train=200
         rules, t_rules = timed(lambda: GlobalRuleExplainer(binarize="fraction", candidates="subsets").fit(scores, decisions))
         fidelity = rules.score(scores, decisions)
     total = t_decide + t_transfer_fit + t_transfer + t_attribute + t_rules
-    forward = forward_rate(model, np.asarray(X.images[:4096]), device)
+    forward = forward_rate(model, np.asarray(X.images[:4096]), device, batch_size=256)
     return {
         "n_images": n_images,
         "forward images/s": forward,

@@ -23,7 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from attribution import forward_rate, synchronize  # noqa: E402
+from common import forward_rate, markdown_table, synchronize  # noqa: E402
 from nets import resnet18, vit_small_16  # noqa: E402
 
 from skpartx import GlobalRuleExplainer, PartAttributor, PartImages, PartLabelTransfer, predict_classes  # noqa: E402
@@ -87,10 +87,7 @@ def main(argv=None):
         rows += run(name, make(len(data.target_names)), X, args.n_shapley, device, args.batch_size)
     print(f"device {device}, torch {torch.__version__}, {args.image_size} px, {args.n_images} images "
           f"(+{N_LABELLED} labelled), {torch.get_num_threads()} threads\n")
-    print("| network | stage | rate | / forward |")
-    print("|---|---|---|---|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
+    print("\n".join(markdown_table(("network", "stage", "rate", "/ forward"), rows)))
 
 
 if __name__ == "__main__":

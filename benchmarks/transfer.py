@@ -29,38 +29,9 @@ from skpartx.datasets import make_part_shapes
 from skpartx.demo import DEMO_SETTINGS, default_cache_dir, trained_demo_model
 from skpartx.metrics import mean_iou
 from skpartx.models import predict_classes, train_classifier
-from skpartx._torch import resolve_device, to_device_images
+from skpartx._torch import resolve_device
 
-
-def forward_rate(model, images, device, batch_size=128, repeats=3):
-    """Images/s of the model's plain forward pass (channels-last input, as skpartx feeds it)."""
-    model = model.to(device).eval()
-    x = to_device_images(images[:batch_size], device)
-    with torch.inference_mode():
-        model(x)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        for _ in range(repeats):
-            model(x)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-    return repeats * len(x) / (time.perf_counter() - start)
-
-
-# -- automatic layers against hand-picked ones ---------------------------------------------
-
-# Small enough to train in well under a minute per model on two CPU cores at 64 px.
-STUDY_SETTINGS = dict(
-    image_size=64,
-    n_train=1600,
-    n_test=200,
-    labelled_per_class=10,
-    vit=dict(patch_size=8, hidden_size=64, num_hidden_layers=8, num_attention_heads=4, intermediate_size=128,
-             epochs=15, batch_size=16, learning_rate=5e-4),
-    resnet18=dict(embedding_size=16, hidden_sizes=[16, 32, 64, 128], depths=[2, 2, 2, 2], epochs=6, batch_size=32,
-                  learning_rate=5e-3),
-)
+from common import forward_rate
 
 
 def build_vit(n_classes, image_size, settings):
@@ -258,7 +229,7 @@ def main(argv=None):
             print(f"{method:6s} {k:3d} labelled/class  mIoU {miou:.3f}  fit {fit_seconds:5.1f}s  "
                   f"{len(test) / seconds:7.1f} images/s", flush=True)
 
-    rate = forward_rate(model, data.images, device)
+    rate = forward_rate(model, data.images, device, batch_size=128)
     frame = pd.DataFrame(rows)
     print(f"\nbackbone forward: {rate:.0f} images/s ({device})")
     speed = frame[frame.labelled_per_class == 10].set_index("method")["images_per_s"]

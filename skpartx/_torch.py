@@ -4,6 +4,7 @@ import contextlib
 import copy
 import inspect
 import logging
+import weakref
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
@@ -180,14 +181,18 @@ class ModelCallError(RuntimeError):
         return ModelCallError, (self.indices, self.cause)
 
 
-def _takes_pixel_values_only(module):
-    """Whether ``module``'s forward takes the images only as the keyword ``pixel_values``."""
+def _takes_pixel_values_only(forward):
+    """Whether the bound method ``forward`` takes the images only as the keyword ``pixel_values``."""
     try:
-        parameters = inspect.signature(module.forward).parameters.values()
+        parameters = inspect.signature(forward).parameters.values()
     except (TypeError, ValueError):  # builtins and compiled modules without a signature
         return False
     positional = any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in parameters)
     return not positional and any(p.name == "pixel_values" for p in parameters)
+
+
+# Per forward function (a class's, or one set on an instance): read once, not per batch.
+_PIXEL_VALUES_ONLY = weakref.WeakKeyDictionary()
 
 
 def forward_images(module, images):
@@ -196,7 +201,17 @@ def forward_images(module, images):
     The images go in as the first positional argument, or as ``pixel_values=`` when the
     forward takes them only under that keyword (as some Hugging Face models do).
     """
-    if _takes_pixel_values_only(module):
+    forward = module.forward
+    function = getattr(forward, "__func__", forward)
+    try:
+        keyword = _PIXEL_VALUES_ONLY[function]
+    except (KeyError, TypeError):  # not seen yet, or not weakly referenceable (then not cached)
+        keyword = _takes_pixel_values_only(forward)
+        try:
+            _PIXEL_VALUES_ONLY[function] = keyword
+        except TypeError:
+            pass
+    if keyword:
         return module(pixel_values=images)
     return module(images)
 
@@ -272,7 +287,27 @@ class TorchEstimatorMixin:
         except ValueError:
             logger.warning("device %r is not available here; the estimator runs on the CPU", self.device)
             self.device_ = torch.device("cpu")
+        self._place_modules()
+
+    def _place_modules(self):
         for name in self._fitted_modules:
             module = getattr(self, name, None)
             if module is not None:
                 setattr(self, name, module.to(self.device_))
+
+    def move_to(self, device):
+        """Run this fitted estimator on ``device`` from now on: its ``device`` parameter and
+        its fitted torch modules move there.
+
+        Parameters
+        ----------
+        device : str or torch.device
+
+        Returns
+        -------
+        self
+        """
+        self.device_ = resolve_device(device)
+        self.device = device
+        self._place_modules()
+        return self

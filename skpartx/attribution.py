@@ -24,6 +24,7 @@ from ._msx import search_msx
 from ._part_images import PartImages, as_part_images, channel_mean, check_images, require_labelled
 from ._part_scores import MAX_MSX, as_output, decode_msx, encode_msx, table_info
 from ._relations import part_relations, relation_names
+from ._shapley import shapley
 from ._progress import progress_bar
 from ._torch import (
     ModelCallError,
@@ -150,59 +151,9 @@ def msx_part_shares(F):
 # -- methods: each maps (engine, present parts, estimator, rng) to scores and extras ---------
 
 
-def _coalitions_over(present_ids, subsets, n_parts):
-    """Global keep-vectors (n_images, n_coalitions, n_parts) from coalitions over each image's parts."""
-    n, q = present_ids.shape
-    keep = np.zeros((n, len(subsets), n_parts), dtype=bool)
-    rows = np.arange(n)[:, None, None]
-    cols = np.arange(len(subsets))[None, :, None]
-    keep[rows, cols, present_ids[:, None, :]] = subsets[None, :, :]
-    return keep
-
-
-def _groups_by_part_count(present):
-    """Yield ``(q, images, part ids (n_images, q))`` for the images showing each number ``q`` of parts."""
-    sizes = present.sum(axis=1)
-    for q in np.unique(sizes):
-        group = np.flatnonzero(sizes == q)
-        yield int(q), group, np.stack([np.flatnonzero(present[i]) for i in group])
-
-
-def _all_coalition_values(engine, group, ids):
-    """Values ``(n_images, 2**q)`` of every coalition of each image's ``q`` parts, in
-    :func:`~skpartx._games.subset_matrix` order."""
-    keep = _coalitions_over(ids, _games.subset_matrix(ids.shape[1]), engine.n_parts)
-    return engine.evaluate(np.repeat(group, keep.shape[1]), keep.reshape(-1, engine.n_parts)).reshape(len(group), -1)
-
-
-def _sampled_shapley(engine, group, ids, n_samples, rng):
-    """Permutation-sampled Shapley values and standard errors ``(n_images, q)`` of each image's parts."""
-    q = ids.shape[1]
-    phi, se = np.empty((len(group), q)), np.empty((len(group), q))
-    plans = [_games.permutation_coalitions(q, n_samples, rng) for _ in group]
-    keep = np.concatenate(
-        [_coalitions_over(ids[k : k + 1], c.reshape(-1, q), engine.n_parts) for k, (_, c) in enumerate(plans)]
-    )
-    values = engine.evaluate(np.repeat(group, keep.shape[1]), keep.reshape(-1, engine.n_parts))
-    values = values.reshape(len(group), -1, q + 1)
-    for k, (orders, _) in enumerate(plans):
-        phi[k], se[k] = _games.permutation_shapley(orders, values[k])
-    return phi, se
-
-
 def _shapley(engine, present, estimator, rng):
     """Exact Shapley over each image's present parts, permutation sampling beyond ``max_exact_parts``."""
-    scores = np.zeros(present.shape)
-    errors = np.zeros(present.shape)
-    for q, group, ids in _groups_by_part_count(present):
-        if q <= estimator.max_exact_parts:
-            phi = _games.exact_shapley(_all_coalition_values(engine, group, ids))
-            se = np.zeros_like(phi)
-        else:
-            phi, se = _sampled_shapley(engine, group, ids, estimator.n_samples, rng)
-        rows = group[:, None]
-        scores[rows, ids] = phi
-        errors[rows, ids] = se
+    scores, errors = shapley(engine, present, estimator.max_exact_parts, estimator.n_samples, rng)
     return scores, {"standard_errors": errors}
 
 
@@ -587,6 +538,23 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
             output=self.output,
             mean_image=torch.as_tensor(self.mean_colour_).view(-1, 1, 1),
         )
+
+    def explained_classes(self, X, target=None):
+        """The class each image of ``X`` is explained for.
+
+        Parameters
+        ----------
+        X : PartImages
+        target : int or array-like of shape (n_images,), default=None
+            Class to explain per image (checked); default: the model's predicted class
+            (one forward pass over ``X``).
+
+        Returns
+        -------
+        targets : ndarray of shape (n_images,)
+        """
+        X = self._check_X(X)
+        return np.asarray(self._targets(X, target))
 
     def coalition_engine(self, X, target=None):
         """The coalition engine that values composites of ``X``'s images as this attributor does.

@@ -32,8 +32,8 @@ from ._features import auto_layers, check_layers, iter_feature_blocks
 from ._html import table
 from ._part_images import UNLABELLED, as_part_images, require_labelled
 from ._progress import progress_bar
+from ._shapley import shapley
 from ._torch import TorchEstimatorMixin, batch_slices, check_module, prepare_module, resolve_device
-from .attribution import _shapley
 from .models import predict_logits
 
 
@@ -421,7 +421,7 @@ class PartCounterfactualExplainer(TorchEstimatorMixin, BaseEstimator):
                                  baseline=warped, device=self.device_, batch_size=self.batch_size)
         present = engine.present
         if order == "shapley":
-            values = _shapley(engine, present, self, rng)[0]
+            values = shapley(engine, present, self.max_exact_parts, self.n_samples, rng)[0]
             orders = [sorted(np.flatnonzero(p), key=lambda part: (v[part], part)) for p, v in zip(present, values)]
         else:
             values = np.zeros(present.shape)

@@ -15,15 +15,11 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from . import _games
+from ._part_images import as_part_images
 from ._progress import progress_bar
 from ._torch import batch_slices
-from .attribution import (
-    PartAttributor,
-    _all_coalition_values,
-    _coalitions_over,
-    _groups_by_part_count,
-    _sampled_shapley,
-)
+from ._shapley import all_coalition_values, coalitions_over, groups_by_part_count, sampled_shapley
+from .attribution import PartAttributor
 
 
 def _image_interactions(engine, present, max_exact_parts, n_samples, rng):
@@ -31,16 +27,16 @@ def _image_interactions(engine, present, max_exact_parts, n_samples, rng):
     n, n_parts = present.shape
     phi = np.zeros((n, n_parts))
     interactions = np.zeros((n, n_parts, n_parts))
-    for q, group, ids in _groups_by_part_count(present):
+    for q, group, ids in groups_by_part_count(present):
         if q <= max_exact_parts:
-            values = _all_coalition_values(engine, group, ids)
+            values = all_coalition_values(engine, group, ids)
             group_phi, group_interactions = _games.exact_shapley(values), _games.exact_interactions(values)
         else:
-            group_phi = _sampled_shapley(engine, group, ids, n_samples, rng)[0]
+            group_phi = sampled_shapley(engine, group, ids, n_samples, rng)[0]
             group_interactions = np.empty((len(group), q, q))
             for k, image in enumerate(group):
                 pairs, coalitions = _games.interaction_samples(q, n_samples, rng)
-                keep = _coalitions_over(ids[k : k + 1], coalitions.reshape(-1, q), n_parts)[0]
+                keep = coalitions_over(ids[k : k + 1], coalitions.reshape(-1, q), n_parts)[0]
                 values = engine.evaluate(np.full(len(keep), image), keep).reshape(len(pairs), n_samples, 4)
                 group_interactions[k] = _games.sampled_interactions(pairs, values, q)
         phi[group[:, None], ids] = group_phi
@@ -78,14 +74,14 @@ def part_interactions(attributor, X, target=None, n_samples=32, random_state=Non
         raise TypeError(f"attributor must be a fitted PartAttributor, got {type(attributor).__name__}.")
     if int(n_samples) < 2:
         raise ValueError(f"n_samples must be at least 2, got {n_samples}.")
-    X = attributor._check_X(X)
-    targets = attributor._targets(X, target)
+    X = as_part_images(X)
+    targets = attributor.explained_classes(X, target)
     rng = check_random_state(random_state)
     n_parts = len(attributor.part_names_)
     shapley, interactions = np.zeros((len(X), n_parts)), np.zeros((len(X), n_parts, n_parts))
     with progress_bar(attributor.verbose, len(X), "part interactions", unit="image") as bar:
         for chunk in batch_slices(len(X), int(attributor.chunk_size)):
-            engine = attributor._engine(X[chunk], targets[chunk])
+            engine = attributor.coalition_engine(X[chunk], targets[chunk])
             shapley[chunk], interactions[chunk] = _image_interactions(
                 engine, engine.present, attributor.max_exact_parts, int(n_samples), rng
             )
@@ -118,7 +114,14 @@ class InteractionGraph:
     interactions: np.ndarray
     counts: np.ndarray
 
-    def _row(self, target):
+    def class_index(self, target):
+        """Row of class ``target`` in ``classes``, ``importance`` and ``interactions``.
+
+        Raises
+        ------
+        ValueError
+            When the graph has no such class.
+        """
         matches = np.flatnonzero(self.classes == target)
         if not len(matches):
             raise ValueError(f"class {target!r} is not in the graph; its classes are {list(self.classes)}.")
@@ -126,7 +129,7 @@ class InteractionGraph:
 
     def edges(self, target, min_strength=0.0):
         """``(part, part, index)`` of one class, strongest first, with ``|index| > min_strength``."""
-        matrix = self.interactions[self._row(target)]
+        matrix = self.interactions[self.class_index(target)]
         i, j = np.triu_indices(len(self.part_names), k=1)
         keep = np.abs(matrix[i, j]) > min_strength
         order = np.argsort(-np.abs(matrix[i, j][keep]), kind="stable")

@@ -183,11 +183,6 @@ def load(path, device=None, *, trusted=False):
     if device is not None:
         target = resolve_device(device)
         for est in _torch_estimators(estimator):
-            est.device = device
-            est.device_ = target
-            for name in est._fitted_modules:
-                module = getattr(est, name, None)
-                if module is not None:
-                    setattr(est, name, module.to(target))
+            est.move_to(device)
             logger.info("%s moved to %s", type(est).__name__, target)
     return estimator

@@ -327,7 +327,7 @@ def plot_interactions(graph, target, ax=None, min_strength=None):
     plt = _pyplot()
     from matplotlib.lines import Line2D
 
-    row = graph._row(target)
+    row = graph.class_index(target)
     importance, matrix = graph.importance[row], graph.interactions[row]
     names = graph.part_names
     if ax is None:
