@@ -164,7 +164,7 @@ class CoalitionEngine:
         self.model = model
         self.device = device
         self.output = output
-        self.batch_size = default_batch_size(device, batch_size)
+        self.batch_size = default_batch_size(device, batch_size, np.shape(images))
         self.n_parts = int(n_parts)
         self.images = to_device_images(images, device)
         self.baselines = make_baseline(baseline, self.images, mean_image=mean_image)

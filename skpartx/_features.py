@@ -285,7 +285,7 @@ def iter_feature_blocks(backbone, layers, images, device, batch_size=None, colou
     Each batch is computed in its own inference context, so the consumer's code between
     batches does not run in inference mode (a context held across ``yield`` would leak).
     """
-    for batch, batch_images in iter_image_batches(images, default_batch_size(device, batch_size), device):
+    for batch, batch_images in iter_image_batches(images, default_batch_size(device, batch_size, images.shape), device):
         with inference_context(device):
             blocks = feature_blocks(backbone, layers, to_device_images(batch_images, device), colour_weight)
         yield batch, batch_images, blocks

@@ -9,6 +9,8 @@ what snaps their boundaries to the parts' actual outlines.
 import torch
 import torch.nn.functional as F
 
+BILINEAR = {"mode": "bilinear", "align_corners": False}
+
 
 def _box(x, radius):
     """Mean over a (2r+1)² window with edge replication, as two 1-d passes."""
@@ -46,10 +48,13 @@ def guided_filter(guide, source, radius, eps=1e-3, subsample=1):
     ----------
     guide : tensor (B, C, H, W)
         Guide images (colour), values in [0, 1].
-    source : tensor (B, P, H, W)
-        Maps to filter (e.g. per-part probabilities).
+    source : tensor (B, P, h, w)
+        Maps to filter (e.g. per-part probabilities), at the guide's resolution or any
+        other: they are resampled (averaged when larger, bilinear when smaller) to the
+        resolution the local models are fitted at, so coarse maps need not be upsampled
+        first.
     radius : int
-        Window radius in pixels.
+        Window radius in pixels of the guide.
     eps : float
         Regularisation: larger values smooth more across weak edges.
     subsample : int, default=1
@@ -62,11 +67,15 @@ def guided_filter(guide, source, radius, eps=1e-3, subsample=1):
     filtered : tensor (B, P, H, W)
     """
     full_guide = guide.float()
-    guide, source = full_guide, source.float()
+    size = tuple(full_guide.shape[2:])
+    guide = full_guide
     if subsample > 1:
-        guide = F.avg_pool2d(guide, subsample, ceil_mode=True)
-        source = F.avg_pool2d(source, subsample, ceil_mode=True)
+        guide = F.avg_pool2d(full_guide, subsample, ceil_mode=True)
         radius = max(1, round(radius / subsample))
+    source = source.float()
+    if tuple(source.shape[2:]) != tuple(guide.shape[2:]):
+        shrink = source.shape[2] > guide.shape[2]  # averaging, as the guide was
+        source = F.interpolate(source, size=guide.shape[2:], **({"mode": "area"} if shrink else BILINEAR))
     b, c, h, w = guide.shape
     p = source.shape[1]
     mean_i = _box(guide, radius)  # (B, C, h, w)
@@ -78,13 +87,18 @@ def guided_filter(guide, source, radius, eps=1e-3, subsample=1):
     var_i = var_i + eps * torch.eye(c, device=guide.device).view(1, c, c, 1, 1)
     # Per pixel: a = Σ⁻¹ cov(I, p), one C×C solve for all P maps at once.
     a = _solve(var_i.permute(0, 3, 4, 1, 2), cov_ip.permute(0, 3, 4, 1, 2))  # (B, h, w, C, P)
-    a = a.permute(0, 4, 3, 1, 2)  # (B, P, C, h, w)
-    offset = mean_p - (a * mean_i[:, None]).sum(dim=2)
-    mean_a = _box(a.flatten(1, 2), radius)
-    mean_offset = _box(offset, radius)
+    a = a.permute(0, 3, 4, 1, 2)  # (B, C, P, h, w): colour-major, so each colour's slopes are one block
+    offset = mean_p - (a * mean_i[:, :, None]).sum(dim=1)
+    # Box-averaged models, brought to full resolution in one call ((C + 1)·P maps).
+    models = _box(torch.cat([a.flatten(1, 2), offset], dim=1), radius)
     if subsample > 1:
-        size = full_guide.shape[2:]
-        mean_a = F.interpolate(mean_a, size=size, mode="bilinear", align_corners=False)
-        mean_offset = F.interpolate(mean_offset, size=size, mode="bilinear", align_corners=False)
-    mean_a = mean_a.view(b, p, c, *full_guide.shape[2:])
-    return (mean_a * full_guide[:, None]).sum(dim=2) + mean_offset
+        # Channels-last: PyTorch's CPU kernel then interpolates all maps of a pixel at once,
+        # about five times faster than map by map (the values are the same).
+        models = F.interpolate(models.contiguous(memory_format=torch.channels_last), size=size, **BILINEAR)
+    # q = Σ_c a_c · I_c + offset, accumulated in place into the offsets' maps: at full
+    # resolution every pass is memory-bound, and a (B, P, C, H, W) product would be the
+    # largest tensor of the whole transfer.
+    filtered = models[:, c * p :]
+    for channel in range(c):
+        filtered.addcmul_(models[:, channel * p : (channel + 1) * p], full_guide[:, channel : channel + 1])
+    return filtered

@@ -343,8 +343,8 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
     device : str or torch.device, default="auto"
         ``"auto"`` uses CUDA when available.
     batch_size : int, default=None
-        Composites per forward pass (default 512 on CUDA, 128 on CPU); halved on
-        out-of-memory.
+        Composites per forward pass; default: as many as hold 512 images of 224 px on
+        CUDA, 4 of 224 px on CPU (at most 512 / 128 composites); halved on out-of-memory.
     random_state : int, RandomState instance or None, default=None
         Seed for the sampling methods and permutation tests.
     verbose : bool, default=False

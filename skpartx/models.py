@@ -265,7 +265,7 @@ def predict_logits(model, X, batch_size=None, device="auto"):
     module = prepare_module(model, device)
     outputs = []
     with inference_context(device):
-        for batch, images in iter_image_batches(array, default_batch_size(device, batch_size), device):
+        for batch, images in iter_image_batches(array, default_batch_size(device, batch_size, array.shape), device):
             logits = _logits_halving(module, to_device_images(images, device), batch.start)
             if logits.ndim != 2 or logits.shape[0] != batch.stop - batch.start:
                 raise ValueError(
@@ -288,7 +288,8 @@ def predict_classes(model, X, batch_size=None, device="auto"):
         It is evaluated in eval mode; the caller's module is left unchanged.
     X : PartImages or array-like of shape (N, C, H, W)
     batch_size : int, default=None
-        Images per forward pass (default: 512 on CUDA, 128 on CPU).
+        Images per forward pass; default: as many as hold 512 images of 224 px on CUDA,
+        4 of 224 px on CPU (at most 512 / 128 images).
     device : str or torch.device, default="auto"
 
     Returns

@@ -46,10 +46,11 @@ METHODS = ("probe", "knn", "hpf")
 # transferred as well as a 128-px map (mIoU 0.880 vs 0.874, 0.848 vs 0.846) at 2.5x the
 # speed; the guided filter brings the edges back at full resolution (benchmarks/RESULTS.md).
 PROBE_MAX_SIZE = 64
-# Pixels per chunk of the per-pixel work after the backbone. On a 2-core CPU, 224-px images
-# went through it at 53 images/s in chunks of 8 and at 24 in chunks of 128 (large temporaries
-# are memory-bound); images of 64 px keep chunks of about 100, the batches they had.
-CHUNK_PIXELS = {"cpu": 8 * 224 * 224, "cuda": 256 * 224 * 224}
+# Pixels per chunk of the per-pixel work after the backbone (the CPU's is one default batch):
+# at full resolution every pass over the maps is memory-bound, and temporaries that stay in
+# cache go several times faster (224-px images on a 2-core CPU: 24 images/s in chunks of 128,
+# 53 in chunks of 8, more in chunks of 4 with the backbone's batches of 4).
+CHUNK_PIXELS = {"cpu": 4 * 224 * 224, "cuda": 256 * 224 * 224}
 
 
 def _check_fit_labels(X, y):
@@ -173,7 +174,8 @@ class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         Images per chunk written to ``out_dir``.
     device : str or torch.device, default="auto"
     batch_size : int, default=None
-        Images per backbone forward pass (default 512 on CUDA, 128 on CPU).
+        Images per backbone forward pass; default: as many as hold 512 images of 224 px
+        on CUDA, 4 of 224 px on CPU (at most 512 / 128 images).
     verbose : bool, default=False
         Show progress bars.
 
@@ -452,16 +454,18 @@ class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         else:
             stacked = stack_blocks(blocks, self.feature_size_)
             proba = self.matcher_(stacked, self._descriptors(images, stacked))
-        if tuple(proba.shape[2:]) != tuple(size):
-            proba = F.interpolate(proba, size=size, mode="bilinear", align_corners=False)
         if self.refine == "guided":
+            # The filter takes the coarse maps as they are and brings them to pixels itself.
             guide = to_device_images(images, self.device_)
             radius = self._refine_radius(size)
             proba = guided_filter(guide, proba, radius, subsample=max(1, radius // 2))
-        proba = proba.clamp(min=0)
+        elif tuple(proba.shape[2:]) != tuple(size):
+            proba = F.interpolate(proba, size=size, mode="bilinear", align_corners=False)
+        # In place from here on: at full resolution every pass over the maps is memory-bound.
+        proba = proba.clamp_(min=0)
         if self.min_part_area > 0:
             proba = drop_small_parts(proba, self.min_part_area)
-        return proba / proba.sum(dim=1, keepdim=True).clamp(min=1e-8)
+        return proba.div_(proba.sum(dim=1, keepdim=True).clamp_(min=1e-8))
 
     def iter_predict_proba(self, X):
         """Stream part probabilities batch by batch, for data sets too large to hold at once.

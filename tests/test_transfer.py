@@ -174,6 +174,47 @@ def test_guided_refinement_snaps_to_edges():
     assert after == 1.0 and before < 1.0
 
 
+def test_guided_filter_takes_coarse_maps_as_they_are():
+    from skpartx._refine import guided_filter
+
+    # A coarse map is brought to pixels inside the filter: the same as upsampling it first
+    # (exactly without subsampling, up to the resampling order with it).
+    torch.manual_seed(0)
+    guide = torch.rand(2, 3, 48, 48)
+    coarse = torch.rand(2, 5, 16, 16).softmax(dim=1)
+    upsampled = torch.nn.functional.interpolate(coarse, size=(48, 48), mode="bilinear", align_corners=False)
+    assert torch.allclose(guided_filter(guide, coarse, 3), guided_filter(guide, upsampled, 3), atol=1e-5)
+    # With subsampling, on a square of colour whose coarse map is blurry: both orders
+    # recover the square's edges.
+    guide = torch.zeros(1, 3, 48, 48)
+    guide[:, 2] = 1.0
+    guide[:, :, 12:36, 12:36] = torch.tensor([1.0, 0.0, 0.0])[:, None, None]
+    truth = torch.zeros(48, 48, dtype=torch.long)
+    truth[12:36, 12:36] = 1
+    one_hot = torch.nn.functional.one_hot(truth, 2).permute(2, 0, 1)[None].float()
+    coarse = torch.nn.functional.avg_pool2d(torch.nn.functional.avg_pool2d(one_hot, 4), 3, 1, 1, count_include_pad=False)
+    upsampled = torch.nn.functional.interpolate(coarse, size=(48, 48), mode="bilinear", align_corners=False)
+    fast_coarse, fast_full = guided_filter(guide, coarse, 6, subsample=3), guided_filter(guide, upsampled, 6, subsample=3)
+    assert fast_coarse.shape == (1, 2, 48, 48)
+    assert (upsampled.argmax(1)[0] == truth).float().mean() < 0.99
+    assert (fast_coarse.argmax(1)[0] == truth).all() and (fast_full.argmax(1)[0] == truth).all()
+    assert (fast_coarse - fast_full).abs().max() < 0.1
+
+
+def test_default_batches_hold_a_pixel_budget():
+    from skpartx._torch import default_batch_size
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert default_batch_size(cpu, 7, (3, 512, 512)) == 7  # the user's choice wins
+    assert default_batch_size(cpu, None) == 128
+    assert default_batch_size(cpu, None, (10, 3, 224, 224)) == 4
+    assert default_batch_size(cpu, None, (10, 3, 64, 64)) == 49
+    assert default_batch_size(cpu, None, (10, 3, 16, 16)) == 128  # capped
+    assert default_batch_size(cpu, None, (10, 3, 4096, 4096)) == 1
+    assert default_batch_size(cuda, None, (10, 3, 224, 224)) == 512
+    assert default_batch_size(cuda, None, (10, 3, 518, 518)) == 95
+
+
 def test_refinement_improves_transfer(model, labelled, held_out):
     raw = PartLabelTransfer(backbone=model, refine=None, random_state=0).fit(labelled).score(held_out)
     refined = PartLabelTransfer(backbone=model, random_state=0).fit(labelled).score(held_out)
