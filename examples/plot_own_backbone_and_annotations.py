@@ -30,8 +30,8 @@ from torch import nn
 
 import skpartx
 from skpartx import GlobalRuleExplainer, PartAttributor, PartImages, PartLabelTransfer, predict_classes
+from skpartx.cli.explain_folder import run_explain
 from skpartx.datasets import load_coco_parts, load_image_folder, make_part_shapes
-from skpartx.explain import run_explain
 from skpartx.models import train_classifier
 from skpartx.plotting import plot_part_masks
 

@@ -20,8 +20,14 @@ from datetime import date
 import torch
 
 from skpartx import __version__
+from skpartx.cli.demo_classifier import (
+    DEMO_SETTINGS,
+    MODEL_SETTINGS,
+    WEIGHTS_DIR,
+    WEIGHTS_MANIFEST,
+    train_demo_classifier,
+)
 from skpartx.datasets import make_part_shapes
-from skpartx.demo import DEMO_SETTINGS, MODEL_SETTINGS, WEIGHTS_DIR, WEIGHTS_MANIFEST, train_demo_classifier
 from skpartx.models import predict_classes
 
 # Images the classifiers never saw: another seed of the generator.

@@ -15,10 +15,10 @@ from ._part_images import part_presence
 from ._torch import (
     batch_slices,
     call_model,
+    check_logits,
     default_batch_size,
     inference_context,
-    is_out_of_memory,
-    logger,
+    run_in_batches,
     to_device_images,
 )
 
@@ -202,11 +202,7 @@ class CoalitionEngine:
     def _logits(self, image_idx, keep):
         """The model's logits ``(M, n_classes)`` on the composites of the requests, as float32."""
         logits = call_model(self.model, self._composites(image_idx, keep), image_idx)
-        if logits.ndim != 2 or logits.shape[0] != len(keep):
-            raise ValueError(
-                f"the model must return logits of shape (batch, n_classes); for a batch of {len(keep)} "
-                f"composites it returned shape {tuple(logits.shape)}."
-            )
+        check_logits(logits, len(keep), "composites")
         if getattr(self, "_n_classes", None) != logits.shape[1]:  # all targets, checked once
             check_targets(self.targets, logits.shape[1])
             self._n_classes = logits.shape[1]
@@ -219,23 +215,13 @@ class CoalitionEngine:
 
     def _run(self, image_idx, keep, head):
         """``head(logits, image_idx)`` of the requests, in batches, halving the batch on out-of-memory."""
-        out = []
-        start = 0
+
+        def run(start, stop):
+            values = head(self._logits(image_idx[start:stop], keep[start:stop]), image_idx[start:stop])
+            return values.cpu().numpy().astype(np.float64)
+
         with inference_context(self.device):
-            while start < len(keep):
-                stop = min(start + self.batch_size, len(keep))
-                try:
-                    values = head(self._logits(image_idx[start:stop], keep[start:stop]), image_idx[start:stop])
-                except RuntimeError as exc:
-                    if not is_out_of_memory(exc) or self.batch_size == 1:
-                        raise
-                    self.batch_size = max(1, self.batch_size // 2)
-                    logger.warning("out of memory; batch size halved to %d", self.batch_size)
-                    if self.device.type == "cuda":
-                        torch.cuda.empty_cache()
-                    continue
-                out.append(values.cpu().numpy().astype(np.float64))
-                start = stop
+            out, self.batch_size = run_in_batches(len(keep), self.batch_size, run, self.device, "composites")
         return np.concatenate(out)
 
     def _keys(self, keep):

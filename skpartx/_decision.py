@@ -61,6 +61,23 @@ def rule_firing(symbols, conditions_per_rule, symbol_index):
     return firing
 
 
+def weight_matrix(rule_weights, class_names):
+    """The ``(n_rules, n_classes)`` weights of ``"weighted_sum"`` from each rule's weights.
+
+    Parameters
+    ----------
+    rule_weights : sequence of (dict or None)
+        Per rule, class name → what the rule adds to that class's score; None: nothing.
+    class_names : list of str
+        The class names, in class-index order.
+    """
+    weights = np.zeros((len(rule_weights), len(class_names)))
+    for r, weight in enumerate(rule_weights):
+        for name, value in (weight or {}).items():
+            weights[r, class_names.index(name)] = value
+    return weights
+
+
 def decide(firing, decision, targets, n_classes, default, precisions=None, weights=None, intercept=None):
     """The class each image is given, and whether a rule of that class gave it.
 
@@ -112,3 +129,37 @@ def decide(firing, decision, targets, n_classes, default, precisions=None, weigh
         classes[new] = targets[r]
         decided |= new
     return classes, decided
+
+
+def rule_targets(rules, labels):
+    """Class index of each rule: the place of its ``target`` among ``labels`` (class-index order)."""
+    return np.array([labels.index(rule.target) for rule in rules], dtype=np.int64)
+
+
+def decide_rules(firing, decision, rules, labels, class_names, default, intercept=None):
+    """:func:`decide` for rules given as objects with ``target``, ``precision`` and ``weight``.
+
+    Parameters
+    ----------
+    firing : bool ndarray of shape (n_images, n_rules)
+    decision : {"first_match", "most_precise", "weighted_sum"}
+    rules : sequence of Rule
+        ``target`` a label of ``labels``; ``weight`` None or class name → weight.
+    labels : list
+        The class labels, in class-index order.
+    class_names : list of str
+        The class names, in class-index order.
+    default : object
+        The default class's label.
+    intercept : ndarray of shape (n_classes,), optional
+
+    Returns
+    -------
+    classes, by_rule : ndarray of shape (n_images,)
+        As :func:`decide` returns them.
+    """
+    return decide(
+        firing, decision, rule_targets(rules, labels), len(labels), labels.index(default),
+        np.array([rule.precision for rule in rules]), weight_matrix([rule.weight for rule in rules], class_names),
+        intercept,
+    )

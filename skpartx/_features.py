@@ -3,6 +3,7 @@
 import math
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -250,6 +251,12 @@ def check_layers(backbone, layers):
     return layers
 
 
+def resolve_layers(backbone, layers, images, device):
+    """``layers`` as a checked list (:func:`check_layers`), or chosen by :func:`auto_layers`
+    from ``images`` when ``None``."""
+    return auto_layers(backbone, images, device) if layers is None else check_layers(backbone, layers)
+
+
 def feature_blocks(backbone, layers, x, colour_weight=0.0):
     """Per-layer feature maps of a batch at their own resolution, L2-normalised over channels.
 
@@ -289,25 +296,6 @@ def iter_feature_blocks(backbone, layers, images, device, batch_size=None, colou
         with inference_context(device):
             blocks = feature_blocks(backbone, layers, to_device_images(batch_images, device), colour_weight)
         yield batch, batch_images, blocks
-
-
-def extract_features(backbone, layers, images, size, device, batch_size=None, colour_weight=0.0, normalize=True):
-    """Hyperpixel features on a map of ``size`` (h, w) for a stack of images.
-
-    Each layer's map is L2-normalised over channels at its own resolution and resized
-    bilinearly to ``size``; the layers are concatenated with equal weight, and the
-    image's colour (weighted by ``colour_weight``) joins as one more block. With
-    ``normalize`` each position's vector is then L2-normalised.
-
-    Returns
-    -------
-    features : float32 tensor (N, D, h, w) on ``device``
-    """
-    out = [
-        stack_blocks(blocks, size, normalize).contiguous()
-        for _, _, blocks in iter_feature_blocks(backbone, layers, images, device, batch_size, colour_weight)
-    ]
-    return torch.cat(out) if out else torch.zeros(0)
 
 
 def soft_labels(masks, n_parts, grid):
@@ -375,3 +363,49 @@ def gradcam_descriptors(features, cam):
     cam = F.interpolate(cam[:, None], size=features.shape[2:], mode="bilinear", align_corners=False)
     cam = cam / cam.flatten(1).sum(dim=1).clamp(min=1e-12)[:, None, None, None]
     return F.normalize((features * cam).flatten(2).sum(dim=2), dim=1)
+
+
+@dataclass(frozen=True)
+class FeatureReader:
+    """How images are read through a backbone into hyperpixel features on one map.
+
+    Parameters
+    ----------
+    backbone : torch.nn.Module
+        On ``device``, in eval mode.
+    layers : list of str
+        Modules whose outputs are the features; the last one is Grad-CAM's layer.
+    size : tuple of int
+        (h, w) of the map the blocks are stacked on.
+    device : torch.device
+    batch_size : int or None, default=None
+        Images per forward pass (see :func:`iter_feature_blocks`).
+    colour_weight : float, default=0.0
+        Weight of the image's colour block.
+    retrieval : {"mean", "gradcam"}, default="mean"
+        Global descriptor of an image: its mean feature, or its features pooled under the
+        Grad-CAM map of the backbone's predicted class.
+    """
+
+    backbone: torch.nn.Module
+    layers: list
+    size: tuple
+    device: torch.device
+    batch_size: int | None = None
+    colour_weight: float = 0.0
+    retrieval: str = "mean"
+
+    def batches(self, images):
+        """Yield ``(slice, batch images, blocks)`` batch by batch (see :func:`iter_feature_blocks`)."""
+        return iter_feature_blocks(self.backbone, self.layers, images, self.device, self.batch_size, self.colour_weight)
+
+    def stack(self, blocks, normalize=True):
+        """The blocks on the map: see :func:`stack_blocks`."""
+        return stack_blocks(blocks, self.size, normalize)
+
+    def descriptors(self, images, features):
+        """Retrieval descriptors ``(B, D)`` of a batch: its images (numpy) and stacked features."""
+        if self.retrieval == "mean":
+            return mean_descriptors(features)
+        cam = gradcam_maps(self.backbone, self.layers[-1], to_device_images(images, self.device))
+        return gradcam_descriptors(features, cam)

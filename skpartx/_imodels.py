@@ -4,7 +4,8 @@
 whatever the learner stores (trees, rule lists, weighted rule sets) into a rule model:
 conjunctions of ``(symbol, "==", 0 or 1)`` and one decision procedure (first match, or
 a weighted sum) that together reproduce the learner's own predictions on every 0/1
-input. :class:`~skpartx.GlobalRuleExplainer` reports and scores exactly that model.
+input. :class:`~skpartx.GlobalRuleExplainer` reports and scores exactly that model, read
+in its classes by :func:`fit_rule_model`.
 """
 
 import re
@@ -13,12 +14,15 @@ from collections import namedtuple
 from contextlib import contextmanager
 from inspect import signature
 from numbers import Integral
+from typing import NamedTuple
 
 import imodels
 import numpy as np
 from imodels.tree.hierarchical_shrinkage import HSTree
 from sklearn.base import clone
 from sklearn.tree import DecisionTreeClassifier
+
+from ._labels import plain
 
 IMODELS_LEARNERS = (
     "figs", "rulefit", "greedy_rule_list", "skope", "boosted", "oner", "c45", "hstree"
@@ -371,11 +375,6 @@ _SCORES = {"rulelist": _rulelist_score, "rulefit": _rulefit_score, "skope": _sko
 _MULTICLASS = set(_FIRST_MATCH) | set(_ADDITIVE)
 
 
-def _plain(label):
-    """A plain Python label, as in y, rather than a numpy scalar."""
-    return label.item() if isinstance(label, np.generic) else label
-
-
 def _first_match(rules, names):
     """A first-match rule model from ``[(label, raw conditions)]`` in list order."""
     out = []
@@ -551,7 +550,7 @@ class ImodelsRules:
 
     def _read_rule_model(self, kind):
         """The fitted learner(s) as a rule model (see :meth:`rule_model`)."""
-        labels = [_plain(label) for label in self.classes_]
+        labels = [plain(label) for label in self.classes_]
         names = self.feature_names_in_
         if kind in _FIRST_MATCH:
             rules = [(labels[code], path) for code, path in _FIRST_MATCH[kind](self.estimators_[0])]
@@ -710,3 +709,101 @@ def _positive_score(learner, S):
     different outputs to the same number.)
     """
     return np.asarray(learner.predict_proba(S))[:, 1]
+
+
+class FittedRuleModel(NamedTuple):
+    """An imodels learner's rules in the classes of :class:`~skpartx.GlobalRuleExplainer`.
+
+    Attributes
+    ----------
+    learner : ImodelsRules
+        The fitted adapter.
+    decision : {"first_match", "weighted_sum"}
+    rules : list of (int, tuple, dict or None)
+        ``(class index, conditions, weight)``; ``weight`` maps class names to what the rule
+        adds to each class's score (``"weighted_sum"``), None otherwise.
+    intercept : ndarray of shape (n_classes,) or None
+        Each class's score before any rule fires (``"weighted_sum"``).
+    default : int
+        Class index decided when no rule decides.
+    """
+
+    learner: ImodelsRules
+    decision: str
+    rules: list
+    intercept: np.ndarray
+    default: int
+
+
+def fit_rule_model(rule_model, symbols, y, symbol_names, classes, class_names, sample_weight=None,
+                   random_state=None):
+    """Fit an imodels learner on binary symbols and read its rules in class indices and names.
+
+    Parameters
+    ----------
+    rule_model : str or estimator
+        A name in ``IMODELS_LEARNERS`` or an imodels classifier (see :func:`make_learner`).
+    symbols : bool ndarray of shape (n_images, n_symbols)
+    y : ndarray of shape (n_images,)
+        Labels, each one of ``classes``.
+    symbol_names : list of str
+    classes : ndarray of shape (n_classes,)
+        The sorted labels of ``y``.
+    class_names : list of str
+        Unique display name of each class, in the order of ``classes``.
+    sample_weight : array-like of shape (n_images,), default=None
+    random_state : int, RandomState or None, default=None
+
+    Returns
+    -------
+    fitted : FittedRuleModel
+        Additive rules with the same conditions are merged into one (:func:`_merged_terms`).
+
+    Raises
+    ------
+    ValueError
+        For an unknown learner name.
+    """
+    if isinstance(rule_model, str) and rule_model not in IMODELS_LEARNERS:
+        raise ValueError(
+            f"rule_model={rule_model!r} is unknown; use 'set_cover', one of {list(IMODELS_LEARNERS)} "
+            "or an imodels estimator."
+        )
+    learner = ImodelsRules(rule_model, random_state=random_state)
+    learner.fit(symbols.astype(np.float64), y, symbol_names, sample_weight=sample_weight)
+    model = learner.rule_model()
+    index = {plain(c): k for k, c in enumerate(classes)}
+    rules = []
+    for target, conditions, weight in model["rules"]:
+        named = None if weight is None else {class_names[index[plain(c)]]: float(w) for c, w in weight.items()}
+        rules.append((index[plain(target)], tuple(conditions), named))
+    if model["decision"] == "weighted_sum":
+        rules = _merged_terms(rules, class_names)
+    intercept = None
+    if model.get("intercept") is not None:
+        intercept = np.zeros(len(classes))
+        for c, value in model["intercept"].items():
+            intercept[index[plain(c)]] = float(value)
+    return FittedRuleModel(learner, model["decision"], rules, intercept, index[plain(model["default"])])
+
+
+def _merged_terms(rules, class_names):
+    """Additive rules with the same conditions as one rule whose weights are their sums.
+
+    Boosting and sums of trees repeat a condition with several weights; one line per
+    condition reads better and decides the same (the sum only changes its order of
+    addition). The merged rule's class is the one its weights raise most (ties: the class
+    listed first).
+    """
+    merged = {}
+    for _, conditions, weight in rules:
+        total = merged.setdefault(frozenset(conditions), [conditions, {}])[1]
+        for name, value in weight.items():
+            total[name] = total.get(name, 0.0) + value
+    out = []
+    for conditions, weight in merged.values():
+        weight = {name: value for name, value in weight.items() if value != 0}
+        if weight:
+            best = max(class_names, key=lambda n: (weight.get(n, 0.0), -class_names.index(n)))
+            out.append((class_names.index(best), conditions, weight))
+    return out

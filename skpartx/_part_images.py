@@ -211,6 +211,11 @@ class PartImages:
         )
 
 
+def as_image_array(X):
+    """The images of ``X``: a :class:`PartImages`'s (array or lazy), or ``X`` checked as images."""
+    return X.images if isinstance(X, PartImages) else check_images(X, "X")
+
+
 def require_labelled(X, consumer):
     """Raise a clear error unless every image of ``X`` has part labels (``consumer`` names who needs them)."""
     unlabelled = ~X.labelled

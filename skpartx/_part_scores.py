@@ -13,12 +13,17 @@ rules print part names, not ``x3``) and how the numbers are to be read:
 A :class:`PartScoreArray` is a plain ``ndarray`` that carries both; under pandas output
 the DataFrame's columns carry the names and ``DataFrame.attrs[ENCODING_KEY]`` the
 encoding. :func:`table_info` reads them back from either.
+
+Either can also carry which part id each column holds (:func:`column_part_ids`), so that
+the background (part id 0) is known by its place in the data model, not by its name.
 """
 
 import numpy as np
 
 ENCODINGS = ("scores", "msx")
 ENCODING_KEY = "skpartx_encoding"
+# DataFrame.attrs entry: column name -> part id, for the columns that hold parts
+PART_IDS_KEY = "skpartx_part_ids"
 # float64 holds integers exactly up to 2**53: bits 0..52, one per MSX
 MAX_MSX = 53
 
@@ -37,39 +42,47 @@ class PartScoreArray(np.ndarray):
         One name per column.
     encoding : {"scores", "msx"}
         How the values are read (see the module docstring).
+    part_ids : tuple of (int or None) or None
+        The part id each column holds (None for a column that holds no part, such as a
+        relation), or None when unknown. Selecting columns keeps those of the selected
+        columns.
     """
 
-    def __new__(cls, values, feature_names=None, encoding="scores"):
+    def __new__(cls, values, feature_names=None, encoding="scores", part_ids=None):
         if encoding not in ENCODINGS:
             raise ValueError(f"encoding must be one of {ENCODINGS}, got {encoding!r}.")
         array = np.asarray(values).view(cls)
         array.feature_names = None if feature_names is None else tuple(str(name) for name in feature_names)
         array.encoding = encoding
+        array.part_ids = None if part_ids is None else _padded_part_ids(part_ids, array.shape[-1] if array.ndim else 0)
         return array
 
     def __array_finalize__(self, obj):
         self.feature_names = getattr(obj, "feature_names", None)
         self.encoding = getattr(obj, "encoding", "scores")
+        self.part_ids = getattr(obj, "part_ids", None)
 
     def __getitem__(self, key):
         result = super().__getitem__(key)
         if isinstance(result, PartScoreArray) and result.ndim == 2:
-            result.feature_names = self._names_after(key, result.shape[1])
+            result.feature_names = self._columns_after(self.feature_names, key, result.shape[1])
+            result.part_ids = self._columns_after(self.part_ids, key, result.shape[1])
         return result
 
-    def _names_after(self, key, n_columns):
-        """Column names of ``self[key]`` (which has ``n_columns`` columns), or None when unknown."""
-        if self.feature_names is None or self.ndim != 2:
+    def _columns_after(self, per_column, key, n_columns):
+        """The entries of ``per_column`` (one per column) for ``self[key]``, which has
+        ``n_columns`` columns, or None when unknown."""
+        if per_column is None or self.ndim != 2:
             return None
         if not isinstance(key, tuple) or len(key) == 1:
-            return self.feature_names  # rows only
+            return per_column  # rows only
         if len(key) != 2 or any(k is None or k is Ellipsis for k in key):
             return None
         try:
-            names = np.asarray(self.feature_names, dtype=object)[key[1]]
+            selected = np.asarray(per_column, dtype=object)[key[1]]
         except (IndexError, TypeError, ValueError):
             return None
-        return tuple(names) if names.ndim == 1 and len(names) == n_columns else None
+        return tuple(selected) if selected.ndim == 1 and len(selected) == n_columns else None
 
     def __array_wrap__(self, array, context=None, return_scalar=False):
         # Computed numbers (sums, differences, comparisons) are neither these scores nor in
@@ -79,11 +92,21 @@ class PartScoreArray(np.ndarray):
 
     def __reduce__(self):
         constructor, args, state = super().__reduce__()
-        return constructor, args, (state, self.feature_names, self.encoding)
+        return constructor, args, (state, self.feature_names, self.encoding, self.part_ids)
 
     def __setstate__(self, state):
-        array_state, self.feature_names, self.encoding = state
+        # arrays pickled before part ids were recorded hold three entries
+        array_state, self.feature_names, self.encoding, *part_ids = state
+        self.part_ids = part_ids[0] if part_ids else None
         super().__setstate__(array_state)
+
+
+def _padded_part_ids(part_ids, n_columns):
+    """``part_ids`` as one entry per column: the columns past its end hold no part."""
+    ids = tuple(None if p is None else int(p) for p in part_ids)
+    if len(ids) > n_columns:
+        raise ValueError(f"got {len(ids)} part ids for {n_columns} columns.")
+    return ids + (None,) * (n_columns - len(ids))
 
 
 def table_info(F):
@@ -114,18 +137,55 @@ def table_info(F):
     return None, None
 
 
-def as_output(values, feature_names, encoding, pandas=False):
+def column_part_ids(F):
+    """The part id each column of a score table holds, when the table says.
+
+    Parameters
+    ----------
+    F : array-like
+        A :class:`PartScoreArray`, a DataFrame, or anything else.
+
+    Returns
+    -------
+    part_ids : list of (int or None) or None
+        One entry per column: its part id, or None for a column that holds no part (a
+        relation, or a DataFrame column renamed since). None when ``F`` does not say.
+    """
+    attrs = getattr(F, "attrs", None)
+    if getattr(F, "columns", None) is not None and isinstance(attrs, dict):  # a DataFrame
+        ids = attrs.get(PART_IDS_KEY)
+        return None if ids is None else [ids.get(str(c)) for c in F.columns]
+    if isinstance(F, PartScoreArray) and F.part_ids is not None and F.ndim == 2 and len(F.part_ids) == F.shape[1]:
+        return list(F.part_ids)
+    return None
+
+
+def as_output(values, feature_names, encoding, pandas=False, part_ids=None):
     """``values`` as a :class:`PartScoreArray`, or as a DataFrame when ``pandas``.
 
-    The DataFrame records the encoding in ``attrs``, which scikit-learn's pandas output
-    keeps (it renames the columns of a DataFrame in place).
+    The DataFrame records the encoding (and the part ids) in ``attrs``, which
+    scikit-learn's pandas output keeps (it renames the columns of a DataFrame in place).
+
+    Parameters
+    ----------
+    values : array-like of shape (n_images, n_columns)
+    feature_names : sequence of str or None
+        The column names (required when ``pandas``).
+    encoding : {"scores", "msx"}
+    pandas : bool, default=False
+    part_ids : sequence of (int or None), default=None
+        The part id each column holds, in column order; columns past its end hold no part
+        (e.g. relations after the parts). None: not recorded.
     """
     if not pandas:
-        return PartScoreArray(values, feature_names, encoding)
+        return PartScoreArray(values, feature_names, encoding, part_ids)
     import pandas as pd
 
     frame = pd.DataFrame(np.asarray(values), columns=list(feature_names))
     frame.attrs[ENCODING_KEY] = encoding
+    if part_ids is not None:
+        ids = _padded_part_ids(part_ids, frame.shape[1])
+        frame.attrs[PART_IDS_KEY] = {str(c): p for c, p in zip(frame.columns, ids) if p is not None}
     return frame
 
 

@@ -7,9 +7,8 @@ printed is what is scored.
 
 import html
 
-import numpy as np
-
 from ._html import table
+from ._labels import plain
 
 DESCRIPTIONS = {
     "most_precise": "rule set: the most precise firing rule decides (equal precision: the rule listed first)",
@@ -28,10 +27,6 @@ MSX_LEGEND = (
 RULES_JSON_VERSION = 2
 # A class whose images have an empty explanation at least this often is called out.
 EMPTY_WARNING_SHARE = 0.1
-
-
-def _plain(value):
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def _interval(interval, percent=False):
@@ -104,7 +99,7 @@ def text_report(explainer, markdown=False, verification=None):
         lines.append("")
     else:
         for target in explainer.classes_:
-            target = _plain(target)
+            target = plain(target)
             label = explainer.class_label(target)
             lines.append(f"## {label}" if markdown else f"{label}:")
             own = [k for k, rule in enumerate(rules) if rule.target == target]
@@ -142,7 +137,7 @@ def rules_json(explainer, verification=None):
     for k, rule in enumerate(explainer.rules_):
         entry = {
             "target": explainer.class_label(rule.target),
-            "conditions": [{"feature": f, "operator": op, "threshold": _plain(t)} for f, op, t in rule.conditions],
+            "conditions": [{"feature": f, "operator": op, "threshold": plain(t)} for f, op, t in rule.conditions],
             "support": rule.support,
             "precision": rule.precision,
             "precision_interval": list(rule.precision_interval or ()),
@@ -154,7 +149,7 @@ def rules_json(explainer, verification=None):
             entry["weight"] = dict(rule.weight)
         if held is not None:
             entry["held_out"] = {
-                key[: -len("_test")]: _plain(value) for key, value in held[k].items() if key.endswith("_test")
+                key[: -len("_test")]: plain(value) for key, value in held[k].items() if key.endswith("_test")
             }
         rules.append(entry)
     rule_model = explainer.rule_model
@@ -164,7 +159,7 @@ def rules_json(explainer, verification=None):
         "rule_model": rule_model if isinstance(rule_model, str) else type(rule_model).__name__,
         "decision": explainer.decision_,
         "decision_text": DESCRIPTIONS[explainer.decision_],
-        "classes": [{"label": _plain(c), "name": n} for c, n in zip(explainer.classes_, explainer.class_names_)],
+        "classes": [{"label": plain(c), "name": n} for c, n in zip(explainer.classes_, explainer.class_names_)],
         "default": explainer.class_label(explainer.default_class_),
         "binarization": binarization,
         "symbols": symbols,

@@ -15,10 +15,12 @@ Two encodings of local explanations (see ``skpartx._part_scores``):
   on only the symbol ``(baseline)``, never every rule.
 """
 
+import warnings
 from itertools import combinations
 
 import numpy as np
 
+from ._decision import rule_firing
 from ._part_scores import decode_msx
 from ._relations import parse_relation
 
@@ -69,15 +71,117 @@ def _msx_set_fires(codes, columns):
     return holds_an_msx & each_relevant
 
 
+def relation_parts(name, part_names):
+    """The two parts ``(a, b)`` of a relation column named over ``part_names`` (``"wing above
+    body"`` → ``("wing", "body")``), or None when ``name`` is no such relation."""
+    part_names = list(part_names)
+    parsed = parse_relation(name, part_names)
+    return None if parsed is None else (part_names[parsed[1]], part_names[parsed[2]])
+
+
 def split_relations(columns):
     """Part columns and relation columns ``(column, part a, part b)`` of a list of column names."""
-    parts = [name for name in columns if parse_relation(name, columns) is None]
+    parts = [name for name in columns if relation_parts(name, columns) is None]
     relations = []
     for name in columns:
-        parsed = parse_relation(name, parts)
-        if parsed is not None:
-            relations.append((name, parts[parsed[1]], parts[parsed[2]]))
+        pair = relation_parts(name, parts)
+        if pair is not None:
+            relations.append((name, *pair))
     return parts, relations
+
+
+def named_parts(symbol, part_names):
+    """The parts a symbol refers to, read from its name: for rules without their :class:`SymbolSpace`.
+
+    A part's symbol is its name, a relation's names its two parts (:func:`relation_parts`),
+    an MSX set's (:func:`msx_set_name`) lists its parts; ``(baseline)`` and unknown names
+    refer to none. :meth:`SymbolSpace.symbol_parts` gives the same from the symbols' record.
+
+    Parameters
+    ----------
+    symbol : str
+    part_names : sequence of str
+
+    Returns
+    -------
+    parts : list of str
+    """
+    part_names = list(part_names)
+    if symbol in part_names:
+        return [symbol]
+    pair = relation_parts(symbol, part_names)
+    if pair is not None:
+        return list(pair)
+    if symbol.startswith("{") and symbol.endswith("}"):
+        listed = symbol[1:-1].split(", ")
+        if all(p in part_names for p in listed):
+            return listed
+    return []
+
+
+def column_names(names, n_columns):
+    """The names of a score table's columns: ``names`` as text, or ``x0, x1, ...`` when None."""
+    return [str(name) for name in names] if names is not None else [f"x{i}" for i in range(n_columns)]
+
+
+def fit_symbol_space(columns, F, y_index, weights, *, binarize, threshold, top_k, max_length, min_support,
+                     candidates):
+    """The :class:`SymbolSpace` of a score table: :meth:`SymbolSpace.for_msx` when ``binarize``
+    is ``"msx"``, else :meth:`SymbolSpace.for_scores`."""
+    if binarize == "msx":
+        return SymbolSpace.for_msx(columns, F, y_index, weights, max_length, min_support, candidates)
+    return SymbolSpace.for_scores(columns, binarize, threshold, top_k)
+
+
+def resolve_defaults(binarize, candidates, encoding, stacklevel=2):
+    """``binarize`` and ``candidates`` for a score table: ``"auto"`` reads them off its encoding.
+
+    Minimal sufficient explanations are minimal by construction, so a proper part of one
+    does not suffice: each MSX is its own candidate (GEPC). A binarised set of part scores
+    is not minimal, so any conjunction within it is a candidate, and the one common to most
+    images' explanations becomes the rule.
+
+    Parameters
+    ----------
+    binarize, candidates : str
+        The settings of :class:`~skpartx.GlobalRuleExplainer`.
+    encoding : {"scores", "msx"} or None
+        What the table says it holds (None: it does not say).
+    stacklevel : int, default=2
+        Of the warning that the ``"auto"`` defaults for part scores changed in 0.2, counted
+        from the caller as if it warned itself: 2 points at the caller's caller.
+
+    Returns
+    -------
+    binarize, candidates : str
+        The binarisation and the set-cover candidates to use.
+
+    Raises
+    ------
+    ValueError
+        When MSX codes are to be binarised as part scores.
+    """
+    resolved = ("msx" if encoding == "msx" else "fraction") if binarize == "auto" else binarize
+    if encoding == "msx" and resolved != "msx":
+        raise ValueError(
+            f"F holds minimal sufficient explanations (PartAttributor(method='msx')), which binarize="
+            f"{binarize!r} cannot read as part scores; use binarize='auto' or 'msx'."
+        )
+    if resolved == "msx":
+        return resolved, "observed" if candidates == "auto" else candidates
+    chosen = "subsets" if candidates == "auto" else candidates
+    changed = [f"{name}={new!r} (was {old!r})" for name, value, new, old in (
+        ("binarize", binarize, resolved, "relative"), ("candidates", candidates, chosen, "observed"),
+    ) if value == "auto"]
+    if changed:
+        warnings.warn(
+            f"GlobalRuleExplainer's defaults for part scores changed in skpartx 0.2: {' and '.join(changed)}, "
+            "which reproduce the model better on both built-in data families (benchmarks/RESULTS.md); pass the "
+            "former values for the former rules, or the new ones to silence this warning.",
+            FutureWarning,
+            stacklevel=stacklevel + 1,
+        )
+    return resolved, chosen
 
 
 class SymbolSpace:
@@ -213,6 +317,18 @@ class SymbolSpace:
             return [[frozenset(self.columns[j] for j in s) for s in sets] for sets in decode_msx(F)]
         names = self.names
         return [[frozenset(names[j] for j in np.flatnonzero(row))] for row in self.transform(F)]
+
+    def firing(self, symbols, conditions_per_rule):
+        """Bool ``(n_images, n_rules)``: where each rule's conditions on these symbols hold.
+
+        Parameters
+        ----------
+        symbols : bool ndarray of shape (n_images, n_symbols)
+            From :meth:`transform`.
+        conditions_per_rule : sequence of sequence of (str, str, float)
+            Each rule's ``(symbol name, operator, threshold)`` conditions.
+        """
+        return rule_firing(symbols, conditions_per_rule, {name: j for j, name in enumerate(self.names)})
 
     def part_values(self, F):
         """Per row and part column, the number plots show: the score, or the share of MSXs with the part."""

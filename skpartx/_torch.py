@@ -281,6 +281,91 @@ def call_model(model, inputs, indices):
     return logits_of(output)
 
 
+def run_in_batches(n, batch_size, run, device, what="images"):
+    """``run(start, stop)`` over consecutive batches of ``range(n)`` of at most ``batch_size``.
+
+    The one out-of-memory strategy of skpartx: on an out-of-memory error the batch size is
+    halved, for the failed batch and the rest, and the failed batch retried, so no item is
+    lost and results do not depend on where memory ran out. Out of memory on a batch of
+    one is raised as is.
+
+    Returns
+    -------
+    results : list
+        What ``run`` returned for each batch, in order.
+    batch_size : int
+        The batch size that fitted, for the caller's next batches.
+    """
+    results, start = [], 0
+    while start < n:
+        stop = min(start + batch_size, n)
+        try:
+            results.append(run(start, stop))
+        except RuntimeError as exc:
+            if not is_out_of_memory(exc) or batch_size == 1:
+                raise
+            batch_size = max(1, batch_size // 2)
+            logger.warning(
+                "out of memory on a batch of %d %s; batch size halved to %d, retrying it in two halves",
+                stop - start, what, batch_size,
+            )
+            if torch.device(device).type == "cuda":
+                torch.cuda.empty_cache()
+            continue
+        start = stop
+    return results, batch_size
+
+
+def check_logits(logits, n, what="images"):
+    """Raise unless ``logits`` has the shape ``(n, n_classes)`` of a classifier's output on ``n`` inputs."""
+    if logits.ndim != 2 or logits.shape[0] != n:
+        raise ValueError(
+            f"the model must return logits of shape (batch, n_classes); for a batch of {n} {what} it returned "
+            f"shape {tuple(logits.shape)}."
+        )
+
+
+def predict_logits(model, X, batch_size=None, device="auto"):
+    """Logits of ``model`` on images, batched, as a float32 numpy array ``(N, n_classes)``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Its forward may return logits, a ``ModelOutput``-like object, a dict or a tuple
+        (see :func:`logits_of`).
+    X : PartImages or array-like of shape (N, C, H, W)
+    batch_size : int, default=None
+        Images per forward pass (see :func:`default_batch_size`); halved on out-of-memory.
+    device : str or torch.device, default="auto"
+
+    Returns
+    -------
+    logits : ndarray of shape (N, n_classes)
+    """
+    from ._part_images import as_image_array
+
+    check_module(model, "model")
+    device = resolve_device(device)
+    array = as_image_array(X)
+    module = prepare_module(model, device)
+    size = default_batch_size(device, batch_size, array.shape)
+    outputs = []
+    with inference_context(device):
+        for batch, images in iter_image_batches(array, size, device):
+            images = to_device_images(images, device)
+
+            def run(start, stop, images=images, offset=batch.start):
+                logits = call_model(module, images[start:stop], np.arange(offset + start, offset + stop))
+                check_logits(logits, stop - start)
+                return logits.float().cpu().numpy()
+
+            logits, size = run_in_batches(len(images), size, run, device)
+            outputs += logits
+    if not outputs:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.concatenate(outputs)
+
+
 class TorchEstimatorMixin:
     """Pickling for estimators holding fitted torch modules in ``_fitted_modules``.
 

@@ -2,11 +2,9 @@
 
 import os
 import warnings
-from dataclasses import dataclass, field
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
-import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils import check_random_state
@@ -16,225 +14,76 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _games
 from ._cache import cached, estimator_fingerprint
-from ._chunks import ChunkedRun, concatenate_chunks, iter_chunks, json_lists
-from ._coalitions import BASELINES, CoalitionEngine, class_value
+from ._chunks import ChunkedRun, iter_chunks, json_lists
+from ._coalitions import BASELINES, class_value
+from ._explanations import (
+    BASELINE_WARNING_PROBABILITY,
+    BASELINE_WARNING_SHARE,
+    LocalExplanation,
+    baseline_table,
+    join_results,
+    local_explanations,
+    msx_part_shares,
+    warn_about_results,
+)
 from ._features import auto_layers, check_layers
-from ._gradients import gradcam_part_scores, integrated_gradients_part_scores
-from ._msx import search_msx
-from ._part_images import PartImages, as_part_images, channel_mean, check_images, require_labelled
-from ._part_scores import MAX_MSX, as_output, decode_msx, encode_msx, table_info
+from ._value_function import ValueFunction, baseline_results
+from ._methods import METHODS, REGISTRY, SETTINGS, methods_doc, settings_doc
+from ._part_images import as_part_images, channel_mean, check_images, require_labelled
+from ._part_scores import as_output, decode_msx
 from ._relations import part_relations, relation_names
-from ._shapley import shapley
 from ._progress import progress_bar
 from ._torch import (
     ModelCallError,
     TorchEstimatorMixin,
     batch_slices,
     check_module,
+    predict_logits,
     prepare_module,
-    read_batch,
     resolve_device,
 )
-from .models import predict_logits
 
-METHODS = ("shapley", "msx", "occlusion", "keep_one", "property_gradient", "gradcam", "integrated_gradients")
+__all__ = [
+    "PartAttributor",
+    "LocalExplanation",
+    "METHODS",
+    "BASELINE_WARNING_PROBABILITY",
+    "BASELINE_WARNING_SHARE",
+    "decode_msx",
+    "msx_part_shares",
+    "score_intervention",
+]
 
-# transform and explain warn when the all-baseline composites are confidently one class:
-# on at least BASELINE_WARNING_SHARE of the images, the same class with a probability of
-# at least BASELINE_WARNING_PROBABILITY.
-BASELINE_WARNING_PROBABILITY = 0.9
-BASELINE_WARNING_SHARE = 0.5
-# Methods whose scores do not use the baseline, and so never warn about it.
-_BASELINE_FREE = ("gradcam",)
 # Part of every cache and out_dir key: results of an older layout are never reused.
 _RESULT_LAYOUT = 2
-# Per-image results that are not method details (explain's ``extras``).
-_COMMON_RESULTS = ("scores", "full", "empty", "targets", "evaluations", "baseline_probabilities",
-                   "full_probability", "msx", "msx_truncated")
 
 
-@dataclass
-class LocalExplanation:
-    """The explanation of one image's explained class in terms of its parts.
-
-    Attributes
-    ----------
-    target : int
-        The explained class.
-    full_score : float
-        Model value (probability or logit) on the full image.
-    empty_score : float
-        Model value with every part replaced by the baseline.
-    scores : dict of str to float
-        Part name → score of the method; parts absent from the image score 0. For
-        ``method="msx"``: the share of the image's MSXs that contain the part (see
-        :func:`~skpartx.attribution.msx_part_shares`).
-    msx : list of frozenset of str
-        Minimal sufficient explanations (``method="msx"``; empty for other methods),
-        smallest first: the ``m``-th is bit ``m`` of the membership codes ``transform``
-        returns. ``[frozenset()]`` when the baseline alone is sufficient.
-    extras : dict
-        Method-specific details, each a dict by part name: ``"standard_errors"`` (sampled
-        Shapley); ``"p_values"``, ``"effect_sizes"`` and ``"curves"`` (property gradients).
-    n_evaluations : int
-        Model evaluations of composites this image needed (each distinct one once; one
-        all-baseline composite shared by several images counts for the first of them).
-    baseline_probabilities : ndarray of shape (n_classes,)
-        The model's softmax over all classes on the image's all-baseline composite (every
-        part replaced by the baseline; unlabelled pixels, if any, stay). If it already
-        favours a class confidently, explanations of that class owe much to the baseline.
-    baseline_sufficient : bool
-        Whether the baseline alone keeps at least ``tau`` × the full image's probability
-        of the explained class. Judged on probabilities whatever ``output``, with the
-        attributor's ``tau`` for every method (for ``"msx"``: the empty MSX). True means
-        the baseline is not neutral for this class: no part is needed to keep the decision.
-    """
-
-    target: int
-    full_score: float
-    empty_score: float
-    scores: dict
-    msx: list = field(default_factory=list)
-    extras: dict = field(default_factory=dict)
-    n_evaluations: int = 0
-    # An array would make == between explanations ambiguous; baseline_sufficient is compared.
-    baseline_probabilities: np.ndarray = field(default_factory=lambda: np.zeros(0), compare=False)
-    baseline_sufficient: bool = False
-
-    def top_parts(self, k=3):
-        """The ``k`` highest-scoring part names, best first."""
-        return [name for name, _ in sorted(self.scores.items(), key=lambda kv: -kv[1])[:k]]
+def _check_targets(target, n_images):
+    """``target`` as one class per image, or None (each image's predicted class)."""
+    if target is None:
+        return None
+    target = np.asarray(target, dtype=np.int64).reshape(-1)
+    if target.size and target.min() < 0:
+        raise ValueError(f"target holds class {int(target.min())}; classes are the model's output indices 0, 1, ...")
+    if target.size == 1:
+        target = np.repeat(target, n_images)
+    if len(target) != n_images:
+        raise ValueError(f"target must hold one class per image ({n_images}), got {len(target)}.")
+    return target
 
 
-def msx_part_shares(F):
-    """Share of each image's minimal sufficient explanations that contain each part.
-
-    ``PartAttributor(method="msx").transform`` returns membership codes, which say which
-    parts form which MSX (see :func:`decode_msx`); this is the per-part number to use
-    where one score per part is needed (rankings, deletion curves, bar charts). An image
-    whose only MSX is empty (the baseline alone suffices) has shares of 0.
-
-    Parameters
-    ----------
-    F : array-like or DataFrame of shape (n_images, n_parts)
-        Membership codes of the parts. With ``relations=True`` leave out the relation
-        columns that follow the parts, e.g. ``F[:, :n_parts]``.
-
-    Returns
-    -------
-    shares : ndarray or DataFrame of shape (n_images, n_parts)
-        A DataFrame when ``F`` is one (same index and columns), else an array that keeps
-        ``F``'s column names; both marked as plain scores.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skpartx.attribution import msx_part_shares
-    >>> codes = np.array([[0, 1, 3, 2], [0, 0, 0, 0]])  # MSXs {1, 2} and {2, 3}; the empty MSX
-    >>> msx_part_shares(codes)
-    PartScoreArray([[0. , 0.5, 1. , 0.5],
-                    [0. , 0. , 0. , 0. ]])
-    """
-    names, encoding = table_info(F)
-    if encoding not in (None, "msx"):
-        raise ValueError(f"F holds {encoding!r}, not MSX membership codes; msx_part_shares reads method='msx' output.")
-    sets = decode_msx(F)
-    shares = np.zeros(np.shape(F), dtype=np.float64)
-    for i, image_sets in enumerate(sets):
-        for members in image_sets:
-            shares[i, list(members)] += 1.0 / len(image_sets)
-    if isinstance(F, pd.DataFrame):
-        return as_output(shares, F.columns, "scores", pandas=True).set_axis(F.index)
-    return as_output(shares, names, "scores")
-
-
-# -- methods: each maps (engine, present parts, estimator, rng) to scores and extras ---------
-
-
-def _shapley(engine, present, estimator, rng):
-    """Exact Shapley over each image's present parts, permutation sampling beyond ``max_exact_parts``."""
-    scores, errors = shapley(engine, present, estimator.max_exact_parts, estimator.n_samples, rng)
-    return scores, {"standard_errors": errors}
-
-
-def _msx(engine, present, estimator, rng):
-    """Membership codes of each image's minimal sufficient explanations (see :func:`decode_msx`)."""
-    found = search_msx(
-        engine, present, estimator.tau, estimator.beam_width, estimator.max_roots, estimator.max_successors
-    )
-    codes, _ = encode_msx(found, present.shape[1])
-    return codes, {"msx": found, "msx_truncated": np.array([len(sets) > MAX_MSX for sets in found], dtype=bool)}
-
-
-def _single_part_coalitions(present, drop):
-    """For every present part, the coalition without it (``drop``) or with only it."""
-    image_idx, part_idx = np.nonzero(present)
-    if drop:
-        keep = present[image_idx].copy()
-        keep[np.arange(len(part_idx)), part_idx] = False
-    else:
-        keep = np.zeros((len(part_idx), present.shape[1]), dtype=bool)
-        keep[np.arange(len(part_idx)), part_idx] = True
-    return image_idx, part_idx, keep
-
-
-def _occlusion(engine, present, estimator, rng):
-    """Drop in value when a single part is replaced by the baseline."""
-    full, _ = engine.full_and_empty()
-    image_idx, part_idx, keep = _single_part_coalitions(present, drop=True)
-    scores = np.zeros(present.shape)
-    scores[image_idx, part_idx] = full[image_idx] - engine.evaluate(image_idx, keep)
-    return scores, {}
-
-
-def _keep_one(engine, present, estimator, rng):
-    """Value with only one part kept, relative to the value with no part kept."""
-    _, empty = engine.full_and_empty()
-    image_idx, part_idx, keep = _single_part_coalitions(present, drop=False)
-    scores = np.zeros(present.shape)
-    scores[image_idx, part_idx] = engine.evaluate(image_idx, keep) - empty[image_idx]
-    return scores, {}
-
-
-def _property_gradient(engine, present, estimator, rng):
-    """EPGM of each part faded to the baseline in ``n_steps``, with permutation p-values and effect sizes."""
-    strengths = np.linspace(0.0, 1.0, estimator.n_steps)
-    image_idx, part_idx = np.nonzero(present)
-    # keep[m, k] = present parts, with part m's share lowered to 1 - strength k.
-    keep = np.repeat(present[image_idx].astype(np.float32)[:, None, :], len(strengths), axis=1)
-    keep[np.arange(len(part_idx)), :, part_idx] = 1.0 - strengths
-    curves = engine.evaluate(np.repeat(image_idx, len(strengths)), keep.reshape(-1, present.shape[1]))
-    curves = curves.reshape(len(part_idx), len(strengths))
-    scores = np.zeros(present.shape)
-    p_values = np.ones(present.shape)
-    effect_sizes = np.zeros(present.shape)
-    all_curves = np.zeros(present.shape + (len(strengths),))
-    scores[image_idx, part_idx] = _games.expected_gradient_magnitude(curves, strengths)
-    if len(curves):
-        p_values[image_idx, part_idx], effect_sizes[image_idx, part_idx] = _games.permutation_test(
-            curves, strengths, estimator.n_permutations, rng
+def _check_baseline(baseline):
+    """Refuse unknown baseline names; warn about the default, whose meaning changes in 0.3."""
+    if isinstance(baseline, str) and baseline not in (*BASELINES, "warn"):
+        raise ValueError(f"baseline={baseline!r} is unknown; use one of {BASELINES}, a colour, an image or a callable.")
+    if isinstance(baseline, str) and baseline == "warn":
+        warnings.warn(
+            "PartAttributor's default baseline is 'zero' (black) in skpartx 0.2 and becomes 'mean' (the images' "
+            "mean colour) in 0.3, which gave more faithful rules and a more neutral baseline on both built-in data "
+            "families (benchmarks/RESULTS.md); pass baseline='zero' or baseline='mean' to silence this warning.",
+            FutureWarning,
+            stacklevel=4,
         )
-    all_curves[image_idx, part_idx] = curves
-    return scores, {"p_values": p_values, "effect_sizes": effect_sizes, "curves": all_curves}
-
-
-def _gradcam(engine, present, estimator, rng):
-    return gradcam_part_scores(engine, estimator.layer_, estimator.pooling), {}
-
-
-def _integrated_gradients(engine, present, estimator, rng):
-    return integrated_gradients_part_scores(engine, estimator.n_steps, estimator.pooling), {}
-
-
-_METHOD_FUNCTIONS = {
-    "shapley": _shapley,
-    "msx": _msx,
-    "occlusion": _occlusion,
-    "keep_one": _keep_one,
-    "property_gradient": _property_gradient,
-    "gradcam": _gradcam,
-    "integrated_gradients": _integrated_gradients,
-}
 
 
 class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
@@ -266,28 +115,9 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
     model : torch.nn.Module
         The classifier to explain, mapping ``(B, C, H, W)`` images in [0, 1] to logits.
     method : str, default="shapley"
-        - ``"shapley"``: Shapley values, exact over all coalitions of an image's parts up
-          to ``max_exact_parts`` parts, antithetic permutation sampling beyond
-          (``n_samples`` orders), with standard errors in :meth:`explain`.
-        - ``"msx"``: minimal sufficient explanations (SAG/GEPC) — sets of parts that alone
-          keep at least ``tau`` × the full image's probability of the class (judged on
-          probabilities whatever ``output``) and from which no part can be dropped, found
-          by beam search; no listed MSX contains another. ``transform`` returns
-          *membership codes*: bit ``m`` of ``F[i, p]`` is set when part ``p`` is in image
-          ``i``'s ``m``-th MSX (smallest first; at most 53 per image, more warn); a row of
-          zeros is the empty MSX (the baseline alone keeps the value). Read them with
-          :func:`~skpartx.attribution.decode_msx`; :func:`~skpartx.attribution.msx_part_shares`
-          gives each part's share of the MSXs.
-        - ``"occlusion"``: drop in value when the part alone is removed.
-        - ``"keep_one"``: gain in value when the part alone is kept.
-        - ``"property_gradient"``: EPGM (Penzel & Denzler) — the part is faded to the
-          baseline in ``n_steps`` and scored by the mean absolute gradient of the value
-          along the fade; permutation-test p-values (``n_permutations``) and effect sizes
-          (observed EPGM minus the permuted EPGMs' mean, over their standard deviation;
-          0 when that is 0) in :meth:`explain`.
-        - ``"gradcam"``: Grad-CAM at ``layer``, pooled over each part's pixels.
-        - ``"integrated_gradients"``: integrated gradients from the baseline to the image
-          (``n_steps`` midpoints), summed over channels and pooled over each part.
+        One of ``METHODS`` (each reads only the parameters named with it):
+
+{methods}
     baseline : {"zero", "mean", "blur"}, float, array-like, tensor or callable, default="warn"
         What replaces removed parts: black, the training images' mean colour, a blurred
         copy of the image, a constant colour, an image, or ``callable(images) -> images``.
@@ -299,29 +129,7 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
     output : {"probability", "logit"}, default="probability"
         The value the model is scored by. MSX sufficiency and ``baseline_sufficient`` are
         judged on probabilities either way.
-    tau : float in (0, 1], default=0.9
-        Sufficiency threshold of ``msx`` (0.9 in SAG); for every method, the threshold of
-        ``baseline_sufficient`` in :meth:`explain` and :meth:`baseline_report`.
-    beam_width : int, default=3
-        Sets kept per search root and set size (``msx``).
-    max_roots : int, default=3
-        Searches per image, started from the parts most valuable alone (``msx``).
-    max_successors : int, default=6
-        Extensions tried per set in the beam, the parts most valuable alone (``msx``).
-    max_exact_parts : int, default=12
-        Largest number of parts in an image for exact Shapley values (``2**P`` evaluations).
-    n_samples : int, default=64
-        Permutations (in antithetic pairs) per image for sampled Shapley values.
-    n_steps : int, default=20
-        Fade steps (``property_gradient``; the EPGM authors use 100) or integration
-        points (``integrated_gradients``).
-    n_permutations : int, default=1000
-        Shuffles of each fade curve for the permutation test (``property_gradient``).
-    layer : str, default=None
-        Module whose output Grad-CAM explains (``gradcam``); ``None``: the deepest module
-        output with a spatial map of at least 4×4.
-    pooling : {"sum", "mean"}, default="sum"
-        How gradient methods pool pixel attributions over a part: total, or per pixel.
+{method_parameters}
     relations : bool, default=False
         Append, after the part scores (or codes), one 0/1 column per spatial relation
         between two parts in the image's mask ("wing above body", "window inside body",
@@ -380,16 +188,7 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         "method": [StrOptions(set(METHODS))],
         "baseline": "no_validation",
         "output": [StrOptions({"probability", "logit"})],
-        "tau": [Interval(Real, 0, 1, closed="right")],
-        "beam_width": [Interval(Integral, 1, None, closed="left")],
-        "max_roots": [Interval(Integral, 1, None, closed="left")],
-        "max_successors": [Interval(Integral, 1, None, closed="left")],
-        "max_exact_parts": [Interval(Integral, 1, 20, closed="both")],
-        "n_samples": [Interval(Integral, 2, None, closed="left")],
-        "n_steps": [Interval(Integral, 2, None, closed="left")],
-        "n_permutations": [Interval(Integral, 1, None, closed="left")],
-        "layer": [str, None],
-        "pooling": [StrOptions({"sum", "mean"})],
+        **{name: setting.constraint for name, setting in SETTINGS.items()},
         "relations": ["boolean"],
         "memory": [None, str, HasMethods(["cache"])],
         "out_dir": [None, str, os.PathLike],
@@ -466,16 +265,7 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         if self.model is None:
             raise ValueError("PartAttributor needs the classifier to explain: PartAttributor(model=your_model).")
         check_module(self.model, "model")
-        if isinstance(self.baseline, str) and self.baseline not in (*BASELINES, "warn"):
-            raise ValueError(f"baseline={self.baseline!r} is unknown; use one of {BASELINES}, a colour, an image or a callable.")
-        if isinstance(self.baseline, str) and self.baseline == "warn":
-            warnings.warn(
-                "PartAttributor's default baseline is 'zero' (black) in skpartx 0.2 and becomes 'mean' (the images' "
-                "mean colour) in 0.3, which gave more faithful rules and a more neutral baseline on both built-in data "
-                "families (benchmarks/RESULTS.md); pass baseline='zero' or baseline='mean' to silence this warning.",
-                FutureWarning,
-                stacklevel=3,
-            )
+        _check_baseline(self.baseline)
         X = as_part_images(X)
         if len(X) == 0:
             raise ValueError("X contains no image; PartAttributor.fit needs at least one.")
@@ -506,38 +296,15 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         require_labelled(X, "PartAttributor")
         return X
 
-    def _check_target(self, target, n_images):
-        """``target`` as one class per image, or None (each image's predicted class)."""
-        if target is None:
-            return None
-        target = np.asarray(target, dtype=np.int64).reshape(-1)
-        if target.size and target.min() < 0:
-            raise ValueError(f"target holds class {int(target.min())}; classes are the model's output indices 0, 1, ...")
-        if target.size == 1:
-            target = np.repeat(target, n_images)
-        if len(target) != n_images:
-            raise ValueError(f"target must hold one class per image ({n_images}), got {len(target)}.")
-        return target
+    def _value_function(self):
+        """The value function this attributor explains (see ``skpartx._value_function``)."""
+        return ValueFunction(self.model_, self._baseline(), self.output, self.device_, self.batch_size,
+                             self.mean_colour_, len(self.part_names_))
 
     def _targets(self, X, target):
         """One class per image of ``X``: ``target`` checked, or the model's predicted classes."""
-        target = self._check_target(target, len(X))
-        return predict_logits(self.model_, X, self.batch_size, self.device_).argmax(axis=1) if target is None else target
-
-    def _engine(self, X, targets):
-        """A coalition engine over the images of ``X`` explaining ``targets``."""
-        return CoalitionEngine(
-            self.model_,
-            X.images,
-            X.masks,
-            targets,
-            len(self.part_names_),
-            baseline=self._baseline(),
-            device=self.device_,
-            batch_size=self.batch_size,
-            output=self.output,
-            mean_image=torch.as_tensor(self.mean_colour_).view(-1, 1, 1),
-        )
+        target = _check_targets(target, len(X))
+        return self._value_function().predicted_classes(X) if target is None else target
 
     def explained_classes(self, X, target=None):
         """The class each image of ``X`` is explained for.
@@ -576,34 +343,15 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
             See ``skpartx._coalitions.CoalitionEngine``.
         """
         X = self._check_X(X)
-        return self._engine(X, self._targets(X, target))
-
-    def _decision_engine(self, X, target):
-        """The engine of a chunk ``X`` (checked, pixels read) and its explained classes:
-        ``target``, or the predicted classes, whose pass also gives the full-image values."""
-        logits = None
-        if target is None:
-            logits = predict_logits(self.model_, X, self.batch_size, self.device_)
-            target = logits.argmax(axis=1)
-        engine = self._engine(X, target)
-        if logits is not None:
-            engine.memoise_full(logits)  # the pass that chose the classes gave the full-image values
-        return engine, target
-
-    @staticmethod
-    def _baseline_results(engine):
-        """Softmax over all classes on the all-baseline composites, and the explained class's
-        probability on the full images (memoised in ``engine``: no method evaluates them again)."""
-        probabilities = engine.baseline_probabilities()
-        full, _ = engine.full_and_empty(output="probability")
-        return {"baseline_probabilities": probabilities, "full_probability": full}
+        return self._value_function().engine(X, self._targets(X, target))
 
     def _attribute_chunk(self, X, target, seed):
         """Arrays (scores, values, targets, evaluations, baseline results, array details) and
         lists (MSXs) of a chunk."""
-        engine, target = self._decision_engine(X, target)
-        baseline = self._baseline_results(engine)
-        scores, details = _METHOD_FUNCTIONS[self.method](engine, engine.present, self, np.random.RandomState(seed))
+        engine, target = self._value_function().engine_and_classes(X, target)
+        baseline = baseline_results(engine)
+        parameters = {**self.get_params(deep=False), "layer": self.layer_}  # the layer as resolved in fit
+        scores, details = REGISTRY[self.method].run(engine, engine.present, np.random.RandomState(seed), parameters)
         full, empty = engine.full_and_empty()
         arrays = {"scores": scores, "full": full, "empty": empty, "targets": target, **baseline}
         arrays["evaluations"] = engine.evaluations
@@ -656,7 +404,7 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         lists : dict of str to list
             Per-image results that are lists (the MSXs, as part ids).
         """
-        return self._attribute_chunk(X, self._check_target(target, len(X)), seed)
+        return self._attribute_chunk(X, _check_targets(target, len(X)), seed)
 
     def scores_from_chunks(self, X, results):
         """What ``transform(X)`` returns, from :meth:`attribute_chunk`'s results of the chunks
@@ -675,7 +423,7 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
             See :meth:`transform`.
         """
         # Warnings point at the caller of transform_on_cluster.
-        return self._transform_output(X, self._join(results), stacklevel=5)
+        return self._transform_output(X, join_results(results, len(self.part_names_)), stacklevel=5)
 
     def _with_relations(self, X, scores):
         """``scores`` followed by the relation indicators of ``X``'s masks when ``relations=True``."""
@@ -687,21 +435,6 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         """Key of everything a result depends on: parameters, fitted state and ``state``."""
         return estimator_fingerprint(self, _RESULT_LAYOUT, self.mean_colour_, self.part_names_, self.layer_, *state)
 
-    def _load_chunk(self, X, chunk):
-        """Images ``chunk`` of ``X`` with their pixels read once, for the class pass and the engine."""
-        part = X[chunk]
-        images = read_batch(part.images, self.device_)
-        return PartImages._from_validated(images, np.asarray(part.masks), part.part_names)
-
-    def _join(self, results):
-        """One dict of per-image results from the chunks' ``(arrays, lists)``."""
-        if not results:
-            return {"scores": np.zeros((0, len(self.part_names_))), "full": np.zeros(0), "empty": np.zeros(0),
-                    "targets": np.zeros(0, dtype=np.int64), "evaluations": np.zeros(0, dtype=np.int64),
-                    "baseline_probabilities": np.zeros((0, 0)), "full_probability": np.zeros(0)}
-        arrays, lists = concatenate_chunks(results)
-        return {**arrays, **lists}
-
     def _attribute(self, X, target=None):
         """Per image: scores, values, targets, evaluations, baseline results and details, chunk by chunk.
 
@@ -709,7 +442,7 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         ``out_dir`` gives what an uninterrupted run gives.
         """
         X, chunks, seeds = self.plan_chunks(X)
-        target = self._check_target(target, len(X))
+        target = _check_targets(target, len(X))
         run = None
         if self.out_dir is not None:
             run = ChunkedRun(self.out_dir, "attribution", self._fingerprint(X, target), len(X), int(self.chunk_size))
@@ -721,53 +454,18 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
             except ModelCallError as exc:  # name the images by their position in X, not in the chunk
                 raise exc.shifted(chunk.start) from exc.cause
 
-        results = []
+        results, values = [], self._value_function()
         with progress_bar(self.verbose, len(X), f"{self.method} attribution", unit="image") as bar:
-            for chunk, result in iter_chunks(chunks, compute, run, lambda c: (c, self._load_chunk(X, c))):
+            for chunk, result in iter_chunks(chunks, compute, run, lambda c: (c, values.read(X, c))):
                 results.append(result)
                 bar.update(chunk.stop - chunk.start)
-        return self._join(results)
-
-    def _baseline_sufficient(self, results):
-        """Per image: does the baseline alone keep ``tau`` × the full image's probability of its class?"""
-        probabilities, targets = results["baseline_probabilities"], results["targets"]
-        if not len(targets):
-            return np.zeros(0, dtype=bool)
-        return probabilities[np.arange(len(targets)), targets] >= self.tau * results["full_probability"]
+        return join_results(results, len(self.part_names_))
 
     def _warn(self, results, stacklevel):
-        """The warnings of one ``transform`` or ``explain`` call: MSXs beyond what the codes
-        hold, and all-baseline composites that are confidently one class. ``stacklevel``
-        counts from this method to the user's call."""
-        truncated = int(np.sum(results.get("msx_truncated", 0)))
-        if truncated:
-            warnings.warn(
-                f"{truncated} image(s) had more than {MAX_MSX} minimal sufficient explanations; transform encodes "
-                f"their {MAX_MSX} smallest (explain lists all). Fewer parts or a higher tau give fewer.",
-                UserWarning,
-                stacklevel=stacklevel,
-            )
-        probabilities = results["baseline_probabilities"]
-        if self.method in _BASELINE_FREE or not len(probabilities):
-            return
-        top = probabilities.argmax(axis=1)
-        confident = top[probabilities.max(axis=1) >= BASELINE_WARNING_PROBABILITY]
-        if not len(confident):
-            return
-        counts = np.bincount(confident)
-        cls = int(counts.argmax())
-        if counts[cls] >= BASELINE_WARNING_SHARE * len(probabilities):
-            baseline = self._baseline() if isinstance(self._baseline(), str) else f"a {type(self.baseline).__name__}"
-            others = " or ".join(f"baseline={name!r}" for name in BASELINES if name != baseline)
-            warnings.warn(
-                f"the model assigns class {cls} with probability >= {BASELINE_WARNING_PROBABILITY} to the "
-                f"all-baseline composites (every part replaced by baseline={baseline!r}) of {counts[cls]} of "
-                f"{len(probabilities)} images: it decides class {cls} without any part, so explanations of class "
-                f"{cls} owe much to the baseline. Try another baseline ({others}) and see "
-                "baseline_report(X).",
-                UserWarning,
-                stacklevel=stacklevel,
-            )
+        """Warn as ``transform`` and ``explain`` do; ``stacklevel`` counts from here to the user's call."""
+        baseline = self._baseline() if isinstance(self._baseline(), str) else f"a {type(self.baseline).__name__}"
+        others = [name for name in BASELINES if name != baseline]
+        warn_about_results(results, baseline, others, REGISTRY[self.method].uses_baseline, stacklevel + 1)
 
     def _transform_output(self, X, results, stacklevel=5):
         """The part scores (then relations) of ``results`` in their container, after the call's warnings.
@@ -777,7 +475,9 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         self._warn(results, stacklevel)
         pandas = _get_output_config("transform", self)["dense"] == "pandas"
         encoding = "msx" if self.method == "msx" else "scores"
-        return as_output(self._with_relations(X, results["scores"]), self.get_feature_names_out(), encoding, pandas)
+        scores = self._with_relations(X, results["scores"])
+        # Column j holds part id j, so the rules find the background by its id, not its name.
+        return as_output(scores, self.get_feature_names_out(), encoding, pandas, part_ids=range(len(self.part_names_)))
 
     def transform(self, X):
         """Part scores of each image's explained class (its predicted class).
@@ -834,25 +534,7 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         """
         results = self._attribute(X, target)
         self._warn(results, stacklevel=3)
-        names = self.part_names_
-        scores = msx_part_shares(results["scores"]) if self.method == "msx" else results["scores"]
-        sufficient = self._baseline_sufficient(results)
-        msx = results.get("msx", [[] for _ in range(len(scores))])
-        extras = {key: value for key, value in results.items() if key not in _COMMON_RESULTS}
-        return [
-            LocalExplanation(
-                target=int(results["targets"][i]),
-                full_score=float(results["full"][i]),
-                empty_score=float(results["empty"][i]),
-                scores=dict(zip(names, np.asarray(scores[i]).tolist())),
-                msx=[frozenset(names[p] for p in s) for s in msx[i]],
-                extras={key: dict(zip(names, value[i])) for key, value in extras.items()},
-                n_evaluations=int(results["evaluations"][i]),
-                baseline_probabilities=results["baseline_probabilities"][i],
-                baseline_sufficient=bool(sufficient[i]),
-            )
-            for i in range(len(scores))
-        ]
+        return local_explanations(results, self.part_names_, self.method == "msx", self.tau)
 
     def baseline_report(self, X, target=None):
         """How much each explained class's explanations owe to the baseline.
@@ -883,30 +565,12 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
             class's mean probability on them.
         """
         X = self._check_X(X)
-        target = self._check_target(target, len(X))
-        parts = []
+        target = _check_targets(target, len(X))
+        parts, values = [], self._value_function()
         for chunk in batch_slices(len(X), int(self.chunk_size)):
-            chunk_target = None if target is None else target[chunk]
-            engine, targets = self._decision_engine(self._load_chunk(X, chunk), chunk_target)
-            parts.append(({"targets": np.asarray(targets), **self._baseline_results(engine)}, {}))
-        results = self._join(parts)
-        sufficient = self._baseline_sufficient(results)
-        probabilities, targets = results["baseline_probabilities"], results["targets"]
-        rows = []
-        for cls in np.unique(targets):
-            mine = targets == cls
-            assigned = int(np.bincount(probabilities[mine].argmax(axis=1)).argmax())
-            rows.append({
-                "class": int(cls),
-                "n_images": int(mine.sum()),
-                "baseline_probability": float(probabilities[mine, cls].mean()),
-                "baseline_sufficient": float(sufficient[mine].mean()),
-                "baseline_class": assigned,
-                "baseline_class_probability": float(probabilities[mine, assigned].mean()),
-            })
-        columns = ["class", "n_images", "baseline_probability", "baseline_sufficient", "baseline_class",
-                   "baseline_class_probability"]
-        return pd.DataFrame(rows, columns=columns).set_index("class")
+            engine, targets = values.engine_and_classes(values.read(X, chunk), None if target is None else target[chunk])
+            parts.append(({"targets": np.asarray(targets), **baseline_results(engine)}, {}))
+        return baseline_table(join_results(parts, len(self.part_names_)), self.tau)
 
     def get_feature_names_out(self, input_features=None):
         """Part names (then relation names with ``relations=True``): the columns of ``transform``."""
@@ -917,9 +581,14 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.two_d_array = False
-        tags.non_deterministic = self.method in ("shapley", "property_gradient")
+        tags.non_deterministic = self.method in REGISTRY and REGISTRY[self.method].stochastic
         tags.requires_fit = True
         return tags
+
+
+PartAttributor.__doc__ = PartAttributor.__doc__.replace("{methods}", methods_doc()).replace(
+    "{method_parameters}", settings_doc()
+)
 
 
 def score_intervention(

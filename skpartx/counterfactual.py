@@ -33,8 +33,7 @@ from ._html import table
 from ._part_images import UNLABELLED, as_part_images, require_labelled
 from ._progress import progress_bar
 from ._shapley import shapley
-from ._torch import TorchEstimatorMixin, batch_slices, check_module, prepare_module, resolve_device
-from .models import predict_logits
+from ._torch import TorchEstimatorMixin, batch_slices, check_module, predict_logits, prepare_module, resolve_device
 
 
 def _box(mask):

@@ -1,25 +1,20 @@
-"""Small image classifiers for demos and tests, and batched prediction for any model."""
+"""Small image classifiers for demos and tests, the input normalisation wrapper, and the model's
+decisions on images (``predict_logits`` lives in ``skpartx._torch``, with the rest of the batching)."""
 
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
 from torch import nn
 
-from ._part_images import PartImages, check_images
+from ._part_images import as_image_array
 from ._torch import (
     batch_slices,
-    call_model,
     check_module,
-    default_batch_size,
     forward_images,
-    inference_context,
-    is_out_of_memory,
-    iter_image_batches,
     logger,
     logits_of,
-    prepare_module,
+    predict_logits,
     resolve_device,
-    to_device_images,
 )
 from ._progress import progress
 
@@ -151,8 +146,16 @@ class SmallCNN(nn.Module):
         return self.head(x)
 
 
-def _as_image_array(X):
-    return X.images if isinstance(X, PartImages) else check_images(X, "X")
+def _check_training_labels(y, n_images, epochs):
+    """``y`` as an array of class ids, one per image; a clear error otherwise."""
+    y = np.asarray(y)
+    if y.ndim != 1 or len(y) != n_images:
+        raise ValueError(f"y must be a 1-d array with one label per image ({n_images}), got shape {y.shape}.")
+    if not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
+        raise ValueError("y must hold integer class labels 0..n_classes-1.")
+    if epochs < 1:
+        raise ValueError(f"epochs must be >= 1, got {epochs!r}.")
+    return y
 
 
 def train_classifier(
@@ -200,14 +203,8 @@ def train_classifier(
     model : torch.nn.Module
         The trained model in eval mode, on the CPU.
     """
-    array = _as_image_array(images)
-    y = np.asarray(y)
-    if y.ndim != 1 or len(y) != len(array):
-        raise ValueError(f"y must be a 1-d array with one label per image ({len(array)}), got shape {y.shape}.")
-    if not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
-        raise ValueError("y must hold integer class labels 0..n_classes-1.")
-    if epochs < 1:
-        raise ValueError(f"epochs must be >= 1, got {epochs!r}.")
+    array = as_image_array(images)
+    y = _check_training_labels(y, len(array), epochs)
     device = resolve_device(device)
     rng = check_random_state(random_state)
     torch.manual_seed(rng.randint(2**31 - 1))
@@ -239,43 +236,6 @@ def train_classifier(
             total += loss.item() * len(idx)
         logger.info("epoch %d/%d: training loss %.4f", epoch + 1, epochs, total / len(array))
     return model.eval().to("cpu")
-
-
-def _logits_halving(module, images, start):
-    """``module(images)`` for the images at positions ``start, start + 1, ...``; a batch that
-    runs out of memory is split in two and each half retried, so no image is lost."""
-    try:
-        return call_model(module, images, np.arange(start, start + len(images)))
-    except RuntimeError as exc:
-        if not is_out_of_memory(exc) or len(images) == 1:
-            raise
-    half = len(images) // 2
-    logger.warning("out of memory on a batch of %d images; retrying it in two halves", len(images))
-    if images.is_cuda:
-        torch.cuda.empty_cache()
-    first, second = _logits_halving(module, images[:half], start), _logits_halving(module, images[half:], start + half)
-    return torch.cat([first, second])
-
-
-def predict_logits(model, X, batch_size=None, device="auto"):
-    """Logits of ``model`` on images, batched, as a float32 numpy array ``(N, n_classes)``."""
-    check_module(model, "model")
-    device = resolve_device(device)
-    array = _as_image_array(X)
-    module = prepare_module(model, device)
-    outputs = []
-    with inference_context(device):
-        for batch, images in iter_image_batches(array, default_batch_size(device, batch_size, array.shape), device):
-            logits = _logits_halving(module, to_device_images(images, device), batch.start)
-            if logits.ndim != 2 or logits.shape[0] != batch.stop - batch.start:
-                raise ValueError(
-                    f"the model must return logits of shape (batch, n_classes); for a batch of "
-                    f"{batch.stop - batch.start} images it returned shape {tuple(logits.shape)}."
-                )
-            outputs.append(logits.float().cpu().numpy())
-    if not outputs:
-        return np.zeros((0, 0), dtype=np.float32)
-    return np.concatenate(outputs)
 
 
 def predict_classes(model, X, batch_size=None, device="auto"):

@@ -15,13 +15,19 @@ then runs on its worker's GPU.
 Requires ``dask[distributed]`` (``pip install skpartx[dask]``).
 """
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 
 from ._part_images import PartImages, as_part_images
 from ._torch import ModelCallError, batch_slices
 from .attribution import PartAttributor
 from .transfer import PartLabelTransfer
+
+if TYPE_CHECKING:  # Dask is optional
+    from distributed import Client
 
 
 def _attribution_chunk(attributor, X, seed, start=0):
@@ -32,7 +38,7 @@ def _attribution_chunk(attributor, X, seed, start=0):
 
 
 def _transfer_chunk(transfer, X):
-    return transfer._fill(X)[0].masks
+    return transfer.transform_chunk(X).masks  # only the masks travel back
 
 
 def _transform_chunk(estimator, X):
@@ -51,7 +57,9 @@ def _client(client):
     return client
 
 
-def transform_on_cluster(estimator, X, client=None, chunk_size=None):
+def transform_on_cluster(
+    estimator: BaseEstimator, X: PartImages, client: "Client | None" = None, chunk_size: int | None = None
+) -> PartImages | np.ndarray | pd.DataFrame:
     """``estimator.transform(X)`` computed on the workers of a Dask cluster.
 
     Parameters
@@ -94,7 +102,7 @@ def transform_on_cluster(estimator, X, client=None, chunk_size=None):
     size = chunk_size or getattr(estimator, "chunk_size", None) or 256
     chunks = batch_slices(len(X), int(size))
     if isinstance(estimator, PartLabelTransfer):
-        X = estimator._check_X(X)
+        X = estimator.check_images(X)
         futures = [client.submit(_transfer_chunk, remote, X[c], pure=False) for c in chunks]
         masks = np.concatenate(client.gather(futures))
         return PartImages._from_validated(X.images, masks, estimator.part_names_)

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from ._symbols import named_parts
+
 
 def _pyplot():
     import matplotlib.pyplot as plt
@@ -142,7 +144,8 @@ def plot_rule_examples(X, indices, rule, alpha=0.6, parts=None):
         How strongly parts outside the rule are dimmed.
     parts : sequence of str, default=None
         The part names the rule requires (:meth:`GlobalRuleExplainer.rule_parts`);
-        ``None``: the rule's symbols that are part names.
+        ``None``: the parts its required symbols name (a part, the two parts of a
+        relation, the parts of an MSX set).
 
     Returns
     -------
@@ -150,7 +153,9 @@ def plot_rule_examples(X, indices, rule, alpha=0.6, parts=None):
     """
     plt = _pyplot()
     names = list(X.part_names)
-    wanted = set(rule.positive_features()) & set(names) if parts is None else set(parts)
+    if parts is None:
+        parts = [p for symbol in rule.positive_features() for p in named_parts(symbol, names)]
+    wanted = set(parts)
     ids = [names.index(p) for p in sorted(wanted, key=names.index)]
     colours = part_colours(len(names))
     n = max(len(indices), 1)

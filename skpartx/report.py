@@ -1,11 +1,23 @@
 """A self-contained HTML report of a global explanation."""
 
+from __future__ import annotations
+
 import html
 import os
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._html import table
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ._part_images import PartImages
+    from .counterfactual import MisclassificationReport
+    from .rules import GlobalRuleExplainer, RuleVerification
 
 
 _STYLE = """
@@ -17,7 +29,16 @@ img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
 """
 
 
-def write_html_report(path, title, summary, explainer, figures=(), notes=(), sections=(), verification=None):
+def write_html_report(
+    path: str,
+    title: str,
+    summary: Mapping[str, object],
+    explainer: GlobalRuleExplainer,
+    figures: Sequence[tuple[str, str]] = (),
+    notes: Sequence[str] = (),
+    sections: Sequence[tuple] = (),
+    verification: RuleVerification | None = None,
+) -> str:
     """Write an HTML page with a summary table, the rules per class and figures.
 
     Parameters
@@ -64,7 +85,7 @@ def write_html_report(path, title, summary, explainer, figures=(), notes=(), sec
     return path
 
 
-def baseline_summary(report, class_names=None):
+def baseline_summary(report: pd.DataFrame, class_names: Sequence[str] | None = None) -> tuple[list[str], tuple]:
     """What the model makes of the all-baseline images, as report lines and an HTML section.
 
     Parameters
@@ -120,9 +141,21 @@ def _figure(caption, file_name):
 
 
 def write_report_folder(
-    out_dir, title, X, scores, decisions, rules, summary, notes=(), true_masks=None, target_names=None, n_examples=6,
-    misclassifications=None, verification=None, sections=(),
-):
+    out_dir: str,
+    title: str,
+    X: PartImages,
+    scores: ArrayLike,
+    decisions: ArrayLike,
+    rules: GlobalRuleExplainer,
+    summary: Mapping[str, object],
+    notes: Sequence[str] = (),
+    true_masks: np.ndarray | None = None,
+    target_names: Sequence[str] | None = None,
+    n_examples: int = 6,
+    misclassifications: MisclassificationReport | None = None,
+    verification: RuleVerification | None = None,
+    sections: Sequence[tuple] = (),
+) -> str:
     """Write a complete explanation report: ``report.html``, figures, ``rules.md``, ``rules.json``.
 
     Parameters
@@ -162,18 +195,40 @@ def write_report_folder(
     path : str
         The HTML report.
     """
-    import matplotlib.pyplot as plt
-
-    from .plotting import plot_part_masks
-
     os.makedirs(out_dir, exist_ok=True)
-    figures = []
+    save = _FigureSaver(out_dir)
+    figures = _rule_figures(save, X, decisions, rules, scores, true_masks, target_names, n_examples)
+    sections = list(sections)
+    if misclassifications is not None:
+        sections.append(_misclassification_section(save, misclassifications, X.part_names, target_names))
+    for format, name in (("markdown", "rules.md"), ("json", "rules.json")):
+        with open(os.path.join(out_dir, name), "w", encoding="utf-8") as handle:
+            handle.write(rules.report(format, verification=verification))
+    notes = list(notes) + ["The rules as Markdown and JSON: rules.md, rules.json."]
+    return write_html_report(
+        os.path.join(out_dir, "report.html"), title, summary, rules, figures, notes, sections, verification
+    )
 
-    def save(fig, name, caption, into=figures):
-        fig.savefig(os.path.join(out_dir, name), dpi=100)
+
+class _FigureSaver:
+    """Saves figures as PNG files of the report folder, closing them, and lists their captions."""
+
+    def __init__(self, out_dir):
+        self.out_dir = out_dir
+
+    def __call__(self, fig, name, caption, into):
+        import matplotlib.pyplot as plt
+
+        fig.savefig(os.path.join(self.out_dir, name), dpi=100)
         plt.close(fig)  # only the figures made here: the caller's stay open
         into.append((caption, name))
 
+
+def _rule_figures(save, X, decisions, rules, scores, true_masks, target_names, n_examples):
+    """The part masks, part importance, rules and rule-example figures: (caption, file name) pairs."""
+    from .plotting import plot_part_masks
+
+    figures = []
     n_show = min(8, len(X))
     decisions = np.asarray(decisions)
     titles = [target_names[d] if target_names is not None else str(d) for d in decisions[:n_show]]
@@ -182,32 +237,29 @@ def write_report_folder(
         plot_part_masks(X.images[:n_show], X.masks[:n_show], X.part_names, shown_truth, titles),
         "part_masks.png",
         "Images and their part masks" + (" (transferred, then ground truth)" if true_masks is not None else ""),
+        figures,
     )
-    save(rules.plot_part_importance(), "part_importance.png", "Mean part score per class decided by the model")
-    save(rules.plot_rules(), "rules.png", "Global rules: coverage and precision")
+    save(rules.plot_part_importance(), "part_importance.png", "Mean part score per class decided by the model", figures)
+    save(rules.plot_rules(), "rules.png", "Global rules: coverage and precision", figures)
     for target in rules.classes_:
         class_rules = rules.rules_for(target)
         if class_rules:
             label = rules.class_label(target)
             safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in label)
             fig = rules.plot_rule_examples(X, scores, class_rules[0], n_images=n_examples)
-            save(fig, f"examples_{safe}.png", f"Images covered by the first rule of {label}")
-    sections = list(sections)
-    if misclassifications is not None:
-        section_figures = []
-        if len(misclassifications.table):
-            save(misclassifications.plot(), "confusion_parts.png", "Mean part score for the wrong class, per confusion",
-                 section_figures)
-        for k, found in enumerate(list(misclassifications.examples.values())[:4]):
-            if found:
-                caption = f"Counterfactual of image {found[0].index}: swapped {', '.join(found[0].swapped) or 'nothing'}"
-                save(found[0].plot(X.part_names, target_names), f"counterfactual_{k}.png", caption, section_figures)
-        fragment = misclassifications.to_html() if len(misclassifications.table) else "<p>No misclassified image.</p>"
-        sections.append(("Misclassifications", fragment, section_figures))
-    for format, name in (("markdown", "rules.md"), ("json", "rules.json")):
-        with open(os.path.join(out_dir, name), "w", encoding="utf-8") as handle:
-            handle.write(rules.report(format, verification=verification))
-    notes = list(notes) + ["The rules as Markdown and JSON: rules.md, rules.json."]
-    return write_html_report(
-        os.path.join(out_dir, "report.html"), title, summary, rules, figures, notes, sections, verification
-    )
+            save(fig, f"examples_{safe}.png", f"Images covered by the first rule of {label}", figures)
+    return figures
+
+
+def _misclassification_section(save, misclassifications, part_names, target_names):
+    """The misclassifications section: the confusion table, its figure and example counterfactuals."""
+    figures = []
+    if len(misclassifications.table):
+        save(misclassifications.plot(), "confusion_parts.png", "Mean part score for the wrong class, per confusion",
+             figures)
+    for k, found in enumerate(list(misclassifications.examples.values())[:4]):
+        if found:
+            caption = f"Counterfactual of image {found[0].index}: swapped {', '.join(found[0].swapped) or 'nothing'}"
+            save(found[0].plot(part_names, target_names), f"counterfactual_{k}.png", caption, figures)
+    fragment = misclassifications.to_html() if len(misclassifications.table) else "<p>No misclassified image.</p>"
+    return "Misclassifications", fragment, figures

@@ -1,41 +1,72 @@
-"""Global symbolic rules per class, learned from local part explanations."""
+"""Global symbolic rules per class, learned from local part explanations.
 
+:class:`GlobalRuleExplainer` reads each image's local explanation (a row of part scores or
+MSX codes from :class:`~skpartx.PartAttributor`) as binary *symbols*
+(``skpartx._symbols``) and learns conjunctive rules over them that reproduce the model's
+decisions: GEPC's set cover (``skpartx._set_cover``) or an imodels learner
+(``skpartx._imodels``).
+
+How rules decide (one procedure per fitted model, ``decision_``, printed in every report
+and written in ``rules.json``; see ``skpartx._decision``): ``"most_precise"`` (set cover):
+the most precise firing rule decides, equal precision → the rule listed first;
+``"first_match"`` (decision lists, trees): the first firing rule decides;
+``"weighted_sum"`` (vote-based imodels learners): each class sums its intercept and the
+weights of the firing rules, the largest sum decides, equal sums → the class listed first.
+No deciding rule → the default class. ``predict``, ``score``, ``coverage``, every report and
+:func:`apply_rules` on ``rules.json`` use exactly these rules and this procedure.
+"""
+
+import html
 import json
 import os
 import warnings
 from dataclasses import dataclass, field
 from numbers import Integral, Real
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.metrics import accuracy_score
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import _rule_report
-from ._decision import DECISIONS, decide, rule_firing
-from ._part_scores import table_info
+from . import _rule_report, plotting
+from ._decision import DECISIONS, decide, decide_rules, weight_matrix
+from ._labels import display_name, plain, rule_target_name, unique_names
+from ._part_scores import column_part_ids, table_info
+from ._profile import background_symbol, explanation_profile
 from ._rule_report import RULES_JSON_VERSION
-from ._set_cover import all_subsets, drop_subsumed, fires, greedy_cover, observed_sets
-from ._symbols import BINARIZE, SymbolSpace
+from ._rule_stats import held_out_shares, rule_statistics, verification_table, wilson_interval
+from ._set_cover import set_cover, uncovered_majority
+from ._symbols import BINARIZE, SymbolSpace, column_names, fit_symbol_space, resolve_defaults
 
-_Z95 = 1.959963984540054
+if TYPE_CHECKING:
+    import pandas
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
+    from ._part_images import PartImages
 
-def wilson_interval(successes, trials, z=_Z95):
-    """Wilson score interval of a proportion (95% by default); ``(0, 1)`` without trials.
+__all__ = ["GlobalRuleExplainer", "Rule", "RuleVerification", "apply_rules", "load_rules_json", "wilson_interval"]
 
-    Weighted counts are accepted: ``trials`` then acts as the effective number of trials.
-    """
-    if trials <= 0:
-        return (0.0, 1.0)
-    p = min(max(successes / trials, 0.0), 1.0)
-    denominator = 1 + z**2 / trials
-    centre = (p + z**2 / (2 * trials)) / denominator
-    half = z * np.sqrt(p * (1 - p) / trials + z**2 / (4 * trials**2)) / denominator
-    # the interval holds p itself; rounding must not push an end past it at p = 0 or 1
-    return (max(0.0, min(float(centre - half), p)), min(1.0, max(float(centre + half), p)))
+# scikit-learn's validation of GlobalRuleExplainer's parameters
+_PARAMETER_CONSTRAINTS = {
+    "rule_model": "no_validation",
+    "binarize": [StrOptions({"auto", "msx", *BINARIZE})],
+    "threshold": [Interval(Real, None, None, closed="neither"), None],
+    "top_k": [Interval(Integral, 1, None, closed="left")],
+    "max_rule_length": [Interval(Integral, 1, None, closed="left")],
+    "max_rules": [Interval(Integral, 1, None, closed="left")],
+    "min_precision": [Interval(Real, 0, 1, closed="both")],
+    "min_coverage": [Interval(Real, 0, 1, closed="both")],
+    "min_support": [Interval(Integral, 1, None, closed="left")],
+    "candidates": [StrOptions({"auto", "observed", "subsets"})],
+    "as_decision_list": ["boolean"],
+    "target_names": ["array-like", dict, None],
+    "random_state": ["random_state"],
+}
 
 
 @dataclass(frozen=True)
@@ -137,49 +168,32 @@ class RuleVerification:
 class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
     """Per-class rules over part symbols that reproduce a model's decisions.
 
-    Each row of ``F`` holds one image's local explanation, as given by
-    :class:`PartAttributor`. Explanations become binary *symbols* — "this part matters
-    for this image's decision" — and a rule is a conjunction of symbols. Part scores
-    (Shapley values, occlusion, ...) are binarised per image (``binarize``); columns named
-    like ``"wing above body"`` (``PartAttributor(relations=True)``) are relational symbols,
-    on when the relation holds in the image's part mask and both parts are on. Minimal
-    sufficient explanations (``PartAttributor(method="msx")``) keep each MSX its own
-    candidate conjunction, as GEPC does: the symbol ``{head, wing}`` is on when head and
-    wing contain one of the image's MSXs and each belongs to one of them; the empty MSX
-    (the baseline alone suffices) turns on only the symbol ``(baseline)``.
-
-    How rules decide (one procedure per fitted model, see ``decision_``, printed in every
-    report, written in ``rules.json``): ``"most_precise"`` (set cover): the most precise
-    firing rule decides, equal precision → the rule listed first; ``"first_match"``
-    (decision lists, trees): the first firing rule decides; ``"weighted_sum"`` (vote-based
-    imodels learners): each class sums its intercept and the weights of the firing rules,
-    the largest sum decides, equal sums → the class listed first. No deciding rule → the
-    default class. ``predict``, ``score``, ``coverage``, every report and
-    :func:`apply_rules` on ``rules.json`` use exactly these rules and this procedure.
+    Each row of ``F``, one image's local explanation from :class:`PartAttributor`, becomes
+    binary *symbols* ("this part matters for this image's decision"); a rule is a conjunction
+    of symbols. Part scores are binarised per image (``binarize``); relation columns such as
+    ``"wing above body"`` are on when the relation holds and both parts are on. Each MSX
+    stays its own candidate (GEPC): ``{head, wing}`` is on when head and wing contain one of
+    the image's MSXs and each belongs to one; the empty MSX turns on only ``(baseline)``.
+    ``predict``, ``score``, ``coverage``, reports and :func:`apply_rules` use exactly
+    ``rules_`` and their decision procedure, ``decision_``.
 
     Parameters
     ----------
     rule_model : "set_cover", str or imodels estimator, default="set_cover"
-        ``"set_cover"`` (GEPC's greedy set cover) or one of ``"figs"``, ``"rulefit"``,
-        ``"greedy_rule_list"``, ``"skope"``, ``"boosted"``, ``"oner"``, ``"c45"``,
-        ``"hstree"``, or an (unfitted) imodels estimator, fitted on the symbols and written
-        as rules with the decision procedure that reproduces its own predictions.
-        Binary-only learners are wrapped one-vs-rest.
+        ``"set_cover"``: GEPC's greedy set cover (decides ``"most_precise"``, or
+        ``"first_match"`` with ``as_decision_list``). ``"figs"``, ``"rulefit"``,
+        ``"greedy_rule_list"``, ``"skope"``, ``"boosted"``, ``"oner"``, ``"c45"``, ``"hstree"``
+        or an unfitted imodels estimator: written as rules that reproduce its predictions
+        (``"first_match"``: trees, lists; ``"weighted_sum"``: votes); binary ones one-vs-rest.
     binarize : {"auto", "msx", "relative", "fraction", "absolute", "top_k", "positive"}, default="auto"
-        How ``F`` becomes symbols:
-
-        - ``"auto"``: ``"msx"`` when ``F`` comes from ``PartAttributor(method="msx")`` (its
-          output says so), ``"fraction"`` otherwise (changed in 0.2: ``"relative"`` before;
-          ``benchmarks/rules.py`` measures why);
-        - ``"msx"``: ``F`` holds MSX membership codes (see ``PartAttributor``);
-        - ``"relative"``: a part is on when its score is > 0 and ≥ ``threshold`` (0.5) ×
-          the image's top score — scale-free, suits every scoring method;
-        - ``"fraction"``: among the smallest set of top-scoring parts whose scores add up to
-          ``threshold`` (0.8) of the image's total positive score — for Shapley values,
-          whose total is f(image) − f(baseline), the parts carrying that share of it;
-        - ``"absolute"``: score ≥ ``threshold`` (0.5);
-        - ``"top_k"``: the ``top_k`` highest positive scores;
-        - ``"positive"``: score > 0.
+        How ``F`` becomes symbols. ``"auto"``: ``"msx"`` when ``F`` says it holds MSXs
+        (``PartAttributor(method="msx")``), else ``"fraction"`` (changed in 0.2: ``"relative"``
+        before; ``benchmarks/rules.py`` measures why). ``"msx"``: ``F`` holds MSX membership
+        codes. Else a part is on when its score is: ``"relative"``, > 0 and ≥ ``threshold``
+        (0.5) × the image's top score (scale-free); ``"fraction"``, among the fewest top scores
+        adding up to ``threshold`` (0.8) of the image's positive total (for Shapley values,
+        the parts carrying that share of f(image) − f(baseline)); ``"absolute"``, ≥
+        ``threshold`` (0.5); ``"top_k"``, among the ``top_k`` highest positive; ``"positive"``, > 0.
     threshold : float, default=None
         Threshold of ``binarize``; ``None`` uses the default given above.
     top_k : int, default=2
@@ -191,30 +205,22 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
     min_precision : float, default=0.9
         Least share of a set-cover rule's firing images that must belong to its class.
     min_coverage : float, default=0.98
-        Set cover stops adding rules to a class once this share of its training images is
-        covered.
+        Set cover stops adding rules to a class once this share of its images is covered.
     min_support : int, default=2
         Least number of a class's images a candidate conjunction must fire on.
     candidates : {"auto", "observed", "subsets"}, default="auto"
-        ``"observed"`` (GEPC): candidates are the images' own local explanations — each
-        of their MSXs, or their whole symbol sets — so rules are complete local
-        explanations. ``"subsets"``: every conjunction of up to ``max_rule_length``
-        symbols (for MSXs, of parts) found in explanations is a candidate. ``"auto"``:
-        ``"observed"`` for MSXs, which are minimal by construction (a proper part of an MSX
-        does not suffice), ``"subsets"`` for part scores, whose binarised sets are not
-        minimal, so the conjunction common to most explanations becomes the rule (changed
-        in 0.2: ``"observed"`` before). Either way each pick is the candidate that fires
-        on the most still-uncovered images of the class (ties: the shorter, then the more
-        precise), and a rule that a more general chosen rule of its class with at least
-        its precision subsumes is dropped.
+        Set-cover candidates: ``"observed"`` (GEPC), the images' own explanations (each MSX, or
+        the whole symbol set); ``"subsets"``, every conjunction of up to ``max_rule_length``
+        symbols (for MSXs, parts) within them; ``"auto"``, ``"observed"`` for MSXs, minimal by
+        construction, ``"subsets"`` for part scores, whose binarised sets are not (changed in
+        0.2: ``"observed"`` before). Each pick fires on the most still-uncovered images of its
+        class (ties: the shorter, then the more precise); a pick subsumed by a more general,
+        at least as precise one of its class is dropped.
     as_decision_list : bool, default=False
-        Set cover only: learn one ordered list across classes (each pick is the best rule
-        of any class on the images earlier rules left) and decide by the first firing
-        rule. Otherwise each class gets its own rules and the most precise firing rule
-        decides.
+        Set cover: one ordered list across classes (each pick the best rule of any class on
+        the images earlier rules left), decided by the first firing rule.
     target_names : sequence or dict, default=None
-        Display names of the classes: indexed by class label (a sequence for labels
-        ``0..K-1``, or a dict).
+        Display names of the classes, by label (a sequence for labels ``0..K-1``, or a dict).
     random_state : int, RandomState instance or None, default=None
         Seed of imodels learners.
 
@@ -224,15 +230,14 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
     class_names_ : list of str
         Display name of each class (``target_names`` or the label as text), unique.
     rules_ : list of Rule
-        Set cover: grouped by class in pick order (in list order with
-        ``as_decision_list``). imodels: the learner's rules.
+        Set cover: by class in pick order (list order with ``as_decision_list``); imodels: the learner's.
     decision_ : {"first_match", "most_precise", "weighted_sum"}
-        How ``rules_`` decide.
+        How ``rules_`` decide, respectively: the first firing rule; the most precise firing
+        rule (ties: the first listed); each class sums its intercept and its firing rules'
+        weights, the largest sum deciding (ties: the first class). Else ``default_class_``.
     default_class_ : object
-        Decided when no rule decides: set cover, the most frequent class among the
-        training images no rule fires on (of all images when every image is covered);
-        imodels, the learner's own default (for additive models, the class with the
-        largest intercept).
+        Set cover: the most frequent class of the training images no rule fires on (of all
+        if all are covered); imodels: the learner's own (additive: the largest intercept's).
     intercept_ : ndarray of shape (n_classes,) or None
         Additive models: each class's score before any rule fires.
     binarize_ : str
@@ -249,16 +254,15 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
         ``(names, share of the class's images)``.
     empty_explanations_ : dict
         Class → share of its training images whose explanation is empty (no part is on;
-        for MSXs, the baseline alone keeps the model's confidence), for the classes where
-        that happens at all.
+        for MSXs, the baseline alone keeps the model's confidence), where there are any.
     shortcuts_ : list of str
-        Names in the explanation of at least half of the images of every class (with two
-        or more classes): the model leans on them whatever the class — a likely shortcut,
-        such as the background, that no per-class rule can single out.
+        Names in the explanations of at least half of the images of every class (of two or
+        more): the model leans on them whatever the class, a likely shortcut.
     background_shortcuts_ : dict
-        Class → share of its images whose explanation includes the ``"background"``
-        part, for the classes where that share is at least one half (with two or more
-        classes): the model decides these classes by what surrounds the object.
+        Class → share of its images explained with the background, where at least one half
+        (of two or more classes): a class decided by what surrounds the object. The
+        background is the column of part id 0 when ``F`` records its columns' part ids (see
+        ``skpartx._part_scores``), else the column named ``"background"``.
     part_names_ : list of str
         The part (non-relation) columns of ``F``.
     learner_ : object or None
@@ -274,42 +278,14 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
     >>> F = np.array([[1.0, 0.9, 0.0], [0.8, 1.0, 0.1], [0.0, 0.1, 1.0], [0.1, 0.0, 0.9]])
     >>> rules = GlobalRuleExplainer(binarize="fraction", candidates="subsets").fit(F, [0, 0, 1, 1])
     >>> print(rules.rules_[0])
-    0 ← x0 ∧ x1 (precision 1.00, covers 100%)
+    0 ← x0 (precision 1.00, covers 100%)
     """
 
-    _parameter_constraints = {
-        "rule_model": "no_validation",
-        "binarize": [StrOptions({"auto", "msx", *BINARIZE})],
-        "threshold": [Interval(Real, None, None, closed="neither"), None],
-        "top_k": [Interval(Integral, 1, None, closed="left")],
-        "max_rule_length": [Interval(Integral, 1, None, closed="left")],
-        "max_rules": [Interval(Integral, 1, None, closed="left")],
-        "min_precision": [Interval(Real, 0, 1, closed="both")],
-        "min_coverage": [Interval(Real, 0, 1, closed="both")],
-        "min_support": [Interval(Integral, 1, None, closed="left")],
-        "candidates": [StrOptions({"auto", "observed", "subsets"})],
-        "as_decision_list": ["boolean"],
-        "target_names": ["array-like", dict, None],
-        "random_state": ["random_state"],
-    }
+    _parameter_constraints = _PARAMETER_CONSTRAINTS
 
-    def __init__(
-        self,
-        rule_model="set_cover",
-        *,
-        binarize="auto",
-        threshold=None,
-        top_k=2,
-        max_rule_length=3,
-        max_rules=5,
-        min_precision=0.9,
-        min_coverage=0.98,
-        min_support=2,
-        candidates="auto",
-        as_decision_list=False,
-        target_names=None,
-        random_state=None,
-    ):
+    def __init__(self, rule_model="set_cover", *, binarize="auto", threshold=None, top_k=2, max_rule_length=3,
+                 max_rules=5, min_precision=0.9, min_coverage=0.98, min_support=2, candidates="auto",
+                 as_decision_list=False, target_names=None, random_state=None):
         self.rule_model = rule_model
         self.binarize = binarize
         self.threshold = threshold
@@ -324,211 +300,8 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
         self.target_names = target_names
         self.random_state = random_state
 
-    # -- symbols -------------------------------------------------------------------------
-
-    def _resolve_defaults(self, encoding):
-        """``binarize`` and ``candidates`` for this table: ``"auto"`` reads them off the encoding.
-
-        Minimal sufficient explanations are minimal by construction, so a proper part of
-        one does not suffice: each MSX is its own candidate (GEPC). A binarised set of part
-        scores is not minimal, so any conjunction within it is a candidate, and the one
-        common to most images' explanations becomes the rule.
-        """
-        if self.binarize == "auto":
-            binarize = "msx" if encoding == "msx" else "fraction"
-        else:
-            binarize = self.binarize
-        if encoding == "msx" and binarize != "msx":
-            raise ValueError(
-                f"F holds minimal sufficient explanations (PartAttributor(method='msx')), which binarize="
-                f"{self.binarize!r} cannot read as part scores; use binarize='auto' or 'msx'."
-            )
-        if binarize == "msx":
-            return binarize, "observed" if self.candidates == "auto" else self.candidates
-        candidates = "subsets" if self.candidates == "auto" else self.candidates
-        changed = [f"{name}={new!r} (was {old!r})" for name, value, new, old in (
-            ("binarize", self.binarize, binarize, "relative"), ("candidates", self.candidates, candidates, "observed"),
-        ) if value == "auto"]
-        if changed:
-            warnings.warn(
-                f"GlobalRuleExplainer's defaults for part scores changed in skpartx 0.2: {' and '.join(changed)}, "
-                "which reproduce the model better on both built-in data families (benchmarks/RESULTS.md); pass the "
-                "former values for the former rules, or the new ones to silence this warning.",
-                FutureWarning,
-                stacklevel=3,
-            )
-        return binarize, candidates
-
-    def symbols(self, F):
-        """The binary symbols of ``F`` that rules are written in, as a DataFrame.
-
-        Columns are ``get_feature_names_out()``; the conditions of ``rules_`` (and of
-        ``rules.json``) refer to them.
-        """
-        import pandas as pd
-
-        return pd.DataFrame(self._symbols(F), columns=list(self.get_feature_names_out()))
-
-    def _symbols(self, F):
-        F = self._validated(F)
-        return self.symbol_space_.transform(F)
-
-    def rule_parts(self, rule):
-        """The part names a rule requires, directly or through relations and part sets.
-
-        Parameters
-        ----------
-        rule : Rule or int
-            A rule or its index in ``rules_``.
-
-        Returns
-        -------
-        parts : list of str
-            In the order of ``part_names_``.
-        """
-        check_is_fitted(self)
-        rule = self.rules_[rule] if isinstance(rule, (int, np.integer)) else rule
-        wanted = {p for symbol in rule.positive_features() for p in self.symbol_space_.symbol_parts(symbol)}
-        return [p for p in self.part_names_ if p in wanted]
-
-    # -- fitting ---------------------------------------------------------------------------
-
-    def class_label(self, target):
-        """The display name of a class: its ``target_names`` entry, or the label as text."""
-        names = self.target_names
-        if isinstance(names, dict):
-            return str(names[target]) if target in names else str(target)
-        if names is not None:
-            try:
-                return str(names[int(target)])
-            except (ValueError, TypeError, IndexError):
-                pass
-        return str(target)
-
-    def _candidates(self, symbols, y_index, weights, k):
-        """Set-cover candidates of class ``k`` (sorted tuples of symbol indices)."""
-        rows = y_index == k
-        if self.binarize_ == "msx":  # each symbol is one conjunction of parts
-            support = symbols[rows].T.astype(np.float64) @ weights[rows]
-            return [(j,) for j in np.flatnonzero(support >= self.min_support - 1e-12)]
-        mine = observed_sets if self.candidates_ == "observed" else all_subsets
-        return mine(symbols[rows], self.max_rule_length, self.min_support, weights[rows])
-
-    def _set_cover(self, symbols, y_index, weights):
-        """Set-cover picks ``[(class index, symbol indices)]``, grouped by class or as one ordered list."""
-        candidates = [self._candidates(symbols, y_index, weights, k) for k in range(len(self.classes_))]
-        if self.as_decision_list:
-            return self._decision_list(symbols, y_index, candidates, weights)
-        picks = []
-        for k, class_candidates in enumerate(candidates):
-            chosen = greedy_cover(
-                symbols, y_index == k, class_candidates, self.max_rules, self.min_precision, self.min_coverage, weights
-            )
-            picks += [(k, conjunction) for conjunction, _, _ in drop_subsumed(chosen, weights)]
-        return picks
-
-    def _decision_list(self, symbols, y_index, candidates, weights):
-        """Greedy ordered list: each step takes the best admissible rule of any class on the
-        images that earlier rules leave, judged on those images only."""
-        remaining = weights > 0
-        total = weights.sum()
-        per_class = np.zeros(len(self.classes_), dtype=int)
-        picks = []
-        while remaining.any() and 1 - weights[remaining].sum() / total < self.min_coverage - 1e-12:
-            best = None
-            for k, class_candidates in enumerate(candidates):
-                if per_class[k] >= self.max_rules or not class_candidates:
-                    continue
-                chosen = greedy_cover(
-                    symbols[remaining], y_index[remaining] == k, class_candidates, 1, self.min_precision, 1.0,
-                    weights[remaining],
-                )
-                if not chosen:
-                    continue
-                conjunction, fired, _ = chosen[0]
-                score = float(weights[remaining][fired & (y_index[remaining] == k)].sum())
-                if best is None or score > best[0] + 1e-12:
-                    best = (score, k, conjunction)
-            if best is None:
-                break
-            _, k, conjunction = best
-            picks.append((k, conjunction))
-            per_class[k] += 1
-            remaining &= ~fires(symbols, conjunction)
-        return picks
-
-    def _fit_imodels(self, symbols, y, sample_weight):
-        """Rules, decision, intercept and default of an imodels learner fitted on the symbols."""
-        from ._imodels import IMODELS_LEARNERS, ImodelsRules
-
-        if isinstance(self.rule_model, str) and self.rule_model not in IMODELS_LEARNERS:
-            raise ValueError(
-                f"rule_model={self.rule_model!r} is unknown; use 'set_cover', one of {list(IMODELS_LEARNERS)} "
-                "or an imodels estimator."
-            )
-        self.learner_ = ImodelsRules(self.rule_model, random_state=self.random_state)
-        self.learner_.fit(symbols.astype(np.float64), y, self.symbol_space_.names, sample_weight=sample_weight)
-        model = self.learner_.rule_model()
-        index = {self._plain(c): k for k, c in enumerate(self.classes_)}
-        rules = []
-        for target, conditions, weight in model["rules"]:
-            named = None if weight is None else {self.class_names_[index[self._plain(c)]]: float(w) for c, w in weight.items()}
-            rules.append((index[self._plain(target)], tuple(conditions), named))
-        if model["decision"] == "weighted_sum":
-            rules = self._merged_terms(rules)
-        intercept = None
-        if model.get("intercept") is not None:
-            intercept = np.zeros(len(self.classes_))
-            for c, value in model["intercept"].items():
-                intercept[index[self._plain(c)]] = float(value)
-        return model["decision"], rules, intercept, index[self._plain(model["default"])]
-
-    def _merged_terms(self, rules):
-        """Additive rules with the same conditions as one rule whose weights are their sums.
-
-        Boosting and sums of trees repeat a condition with several weights; one line per
-        condition reads better and decides the same (the sum only changes its order of
-        addition). The merged rule's class is the one its weights raise most.
-        """
-        merged = {}
-        for _, conditions, weight in rules:
-            total = merged.setdefault(frozenset(conditions), [conditions, {}])[1]
-            for name, value in weight.items():
-                total[name] = total.get(name, 0.0) + value
-        out = []
-        for conditions, weight in merged.values():
-            weight = {name: value for name, value in weight.items() if value != 0}
-            if weight:
-                best = max(self.class_names_, key=lambda n: (weight.get(n, 0.0), -self.class_names_.index(n)))
-                out.append((self.class_names_.index(best), conditions, weight))
-        return out
-
-    @staticmethod
-    def _plain(value):
-        return value.item() if isinstance(value, np.generic) else value
-
-    def _statistics(self, firing, targets, y_index, weights):
-        """Support, precision and coverage (with 95% intervals) of each rule on labelled images."""
-        out = []
-        class_weight = np.bincount(y_index, weights=weights, minlength=len(self.classes_))
-        for r, k in enumerate(targets):
-            fired = firing[:, r]
-            hits = float(weights[fired & (y_index == k)].sum())
-            support = float(weights[fired].sum())
-            positives = float(class_weight[k])
-            out.append(
-                {
-                    "support": int(support) if support.is_integer() else support,
-                    "precision": hits / support if support > 0 else 0.0,
-                    "precision_interval": wilson_interval(hits, support),
-                    "coverage": hits / positives if positives > 0 else 0.0,
-                    "coverage_interval": wilson_interval(hits, positives),
-                }
-            )
-        return out
-
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, F, y, sample_weight=None):
+    def fit(self, F: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> "GlobalRuleExplainer":
         """Learn rules that reproduce ``y`` from the local explanations ``F``.
 
         Parameters
@@ -540,118 +313,65 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
         y : array-like of shape (n_images,)
             The model's decisions on the images (see :func:`skpartx.predict_classes`).
         sample_weight : array-like of shape (n_images,), default=None
-            Image weights, e.g. to balance classes; every count is weighted (an integer
-            weight acts like repeating the image). In a pipeline, route them with
-            metadata routing: ``GlobalRuleExplainer().set_fit_request(sample_weight=True)``.
+            Image weights, e.g. to balance classes: every count is weighted (an integer weight
+            acts like a repeated image). In a pipeline: ``set_fit_request(sample_weight=True)``.
 
         Returns
         -------
         self : GlobalRuleExplainer
         """
-        carried_names, encoding = table_info(F)
+        (carried_names, encoding), part_ids = table_info(F), column_part_ids(F)
         F, y = validate_data(self, F, y, dtype=np.float64)
         check_classification_targets(y)
         weights = _check_sample_weight(sample_weight, F, dtype=np.float64, ensure_non_negative=True)
         if not weights.sum() > 0:
             raise ValueError("sample_weight must not be zero for every image.")
         self.classes_, y_index = np.unique(y, return_inverse=True)
-        self.class_names_ = self._unique_names([self.class_label(c) for c in self.classes_])
-        if hasattr(self, "feature_names_in_"):
-            columns = [str(c) for c in self.feature_names_in_]
-        elif carried_names is not None:
-            columns = carried_names
-        else:
-            columns = [f"x{i}" for i in range(self.n_features_in_)]
-        self.binarize_, self.candidates_ = self._resolve_defaults(encoding)
-        if self.binarize_ == "msx":
-            self.symbol_space_ = SymbolSpace.for_msx(
-                columns, F, y_index, weights, self.max_rule_length, self.min_support, self.candidates_
-            )
-        else:
-            self.symbol_space_ = SymbolSpace.for_scores(columns, self.binarize_, self.threshold, self.top_k)
+        self.class_names_ = unique_names([self.class_label(c) for c in self.classes_])
+        columns = column_names(getattr(self, "feature_names_in_", carried_names), self.n_features_in_)
+        # stacklevel 3: past fit and scikit-learn's wrapper of it, at the caller of fit
+        self.binarize_, self.candidates_ = resolve_defaults(self.binarize, self.candidates, encoding, stacklevel=3)
+        self.symbol_space_ = fit_symbol_space(
+            columns, F, y_index, weights, binarize=self.binarize_, threshold=self.threshold, top_k=self.top_k,
+            max_length=self.max_rule_length, min_support=self.min_support, candidates=self.candidates_,
+        )
         self.part_names_ = list(self.symbol_space_.part_columns)
         symbols = self.symbol_space_.transform(F)
-        names = self.symbol_space_.names
-        self.learner_ = None
-        self.intercept_ = None
-        if isinstance(self.rule_model, str) and self.rule_model == "set_cover":
-            self.decision_ = "first_match" if self.as_decision_list else "most_precise"
-            raw = [(k, tuple((names[j], "==", 1) for j in conjunction), None)
-                   for k, conjunction in self._set_cover(symbols, y_index, weights)]
-            default = None
-        else:
-            self.decision_, raw, self.intercept_, default = self._fit_imodels(symbols, y, sample_weight)
-        targets = np.array([k for k, _, _ in raw], dtype=np.int64)
-        firing = rule_firing(symbols, [conditions for _, conditions, _ in raw], {n: j for j, n in enumerate(names)})
-        statistics = self._statistics(firing, targets, y_index, weights)
+        raw, default = self._fit_rules(symbols, y, y_index, weights, sample_weight)
+        firing = self.symbol_space_.firing(symbols, [conditions for _, conditions, _ in raw])
+        statistics = rule_statistics(firing, [k for k, _, _ in raw], y_index, weights, len(self.classes_))
         self.rules_ = [
-            Rule(target=self._plain(self.classes_[k]), conditions=conditions, target_name=self._target_name(k),
-                 weight=weight, **stats)
+            Rule(target=plain(self.classes_[k]), conditions=conditions, weight=weight, **stats,
+                 target_name=rule_target_name(self.class_names_[k], self.classes_[k], self.target_names))
             for (k, conditions, weight), stats in zip(raw, statistics)
         ]
-        if default is None:  # set cover: the majority of the images no rule fires on
-            uncovered = ~firing.any(axis=1) & (weights > 0)
-            pool = uncovered if uncovered.any() else np.ones(len(y_index), dtype=bool)
-            default = int(np.bincount(y_index[pool], weights=weights[pool], minlength=len(self.classes_)).argmax())
-        self.default_class_ = self._plain(self.classes_[default])
-        self._profile(F, y_index, weights)
+        default = uncovered_majority(firing, y_index, weights, len(self.classes_)) if default is None else default
+        self.default_class_ = plain(self.classes_[default])
+        (self.class_part_scores_, self.explanation_profile_, self.empty_explanations_, self.shortcuts_,
+         self.background_shortcuts_) = explanation_profile(
+            self.symbol_space_, F, y_index, weights, self.classes_, background_symbol(columns, part_ids))
         return self
 
-    def _target_name(self, k):
-        """The display name a rule of class index ``k`` shows (None when it is just the label)."""
-        name = self.class_names_[k]
-        return None if self.target_names is None and name == str(self.classes_[k]) else name
+    def _fit_rules(self, symbols, y, y_index, weights, sample_weight):
+        """Set ``decision_``, ``intercept_``, ``learner_``; the rules and default class index (None: later)."""
+        self.learner_, self.intercept_ = None, None
+        if isinstance(self.rule_model, str) and self.rule_model == "set_cover":
+            self.decision_ = "first_match" if self.as_decision_list else "most_precise"
+            picks = set_cover(
+                symbols, y_index, weights, n_classes=len(self.classes_), msx=self.binarize_ == "msx",
+                candidates=self.candidates_, max_length=self.max_rule_length, min_support=self.min_support,
+                max_rules=self.max_rules, min_precision=self.min_precision, min_coverage=self.min_coverage,
+                as_decision_list=self.as_decision_list,
+            )
+            names = self.symbol_space_.names
+            return [(k, tuple((names[j], "==", 1) for j in conjunction), None) for k, conjunction in picks], None
+        from ._imodels import fit_rule_model
 
-    @staticmethod
-    def _unique_names(names):
-        counts = {n: names.count(n) for n in names}
-        return [f"{n} ({k})" if counts[n] > 1 else n for k, n in enumerate(names)]
-
-    def _profile(self, F, y_index, weights):
-        """Explanation statistics per class: part importance, common explanations, empty ones, shortcuts."""
-        space = self.symbol_space_
-        values = space.part_values(F)
-        explanations = space.explanations(F)
-        n_classes = len(self.classes_)
-        self.class_part_scores_ = np.zeros((n_classes, len(self.part_names_)))
-        self.explanation_profile_, self.empty_explanations_ = {}, {}
-        names = sorted({n for sets in explanations for s in sets for n in s}, key=self._name_order)
-        shares = np.zeros((n_classes, len(names)))
-        for k, target in enumerate(self.classes_):
-            rows = np.flatnonzero((y_index == k) & (weights > 0))
-            total = weights[rows].sum()
-            if total <= 0:
-                continue
-            self.class_part_scores_[k] = np.average(values[rows], axis=0, weights=weights[rows])
-            counts, empty = {}, 0.0
-            for i in rows:
-                for s in set(explanations[i]):
-                    counts[s] = counts.get(s, 0.0) + weights[i]
-                empty += weights[i] * (explanations[i] == [frozenset()])
-                for n in set().union(*explanations[i]):
-                    shares[k, names.index(n)] += weights[i] / total
-            top = sorted(counts.items(), key=lambda kv: (-kv[1], len(kv[0]), sorted(kv[0])))[:3]
-            target = self._plain(target)
-            self.explanation_profile_[target] = [
-                (tuple(sorted(s, key=self._name_order)), float(count / total)) for s, count in top
-            ]
-            if empty > 0:
-                self.empty_explanations_[target] = float(empty / total)
-        several = n_classes > 1
-        common = (shares >= 0.5).all(axis=0) if several else np.zeros(len(names), bool)
-        self.shortcuts_ = [names[j] for j in np.flatnonzero(common)]
-        self.background_shortcuts_ = {}
-        if several and "background" in names and "background" not in self.shortcuts_:
-            share = shares[:, names.index("background")]
-            self.background_shortcuts_ = {
-                self._plain(t): float(share[k]) for k, t in enumerate(self.classes_) if share[k] >= 0.5
-            }
-
-    def _name_order(self, name):
-        columns = self.symbol_space_.columns
-        return (columns.index(name), name) if name in columns else (len(columns), name)
-
-    # -- prediction ----------------------------------------------------------------------
+        self.learner_, self.decision_, raw, self.intercept_, default = fit_rule_model(
+            self.rule_model, symbols, y, self.symbol_space_.names, self.classes_, self.class_names_, sample_weight,
+            self.random_state,
+        )
+        return raw, default
 
     def __setstate__(self, state):
         super().__setstate__(state)
@@ -662,152 +382,89 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
         """Fitted, and not by a release whose rules did not record how they decide."""
         check_is_fitted(self)
         if getattr(self, "_saved_by_old_release", False):
-            raise ValueError(
-                "This GlobalRuleExplainer was saved by skpartx 0.1, whose rules did not record how they decide; "
-                "fit it again with this version of skpartx."
-            )
+            raise ValueError("This GlobalRuleExplainer was saved by skpartx 0.1, whose rules did not record how they "
+                             "decide; fit it again with this version of skpartx.")
 
-    def _validated(self, F):
+    def symbols(self, F: ArrayLike) -> "pandas.DataFrame":
+        """The binary symbols of ``F`` that rules' conditions name, as a DataFrame (see ``get_feature_names_out``)."""
+        import pandas as pd
+
+        return pd.DataFrame(self._symbols(F), columns=list(self.get_feature_names_out()))
+
+    def _symbols(self, F):
         self._check_current()
-        return validate_data(self, F, reset=False, dtype=np.float64)
+        return self.symbol_space_.transform(validate_data(self, F, reset=False, dtype=np.float64))
 
-    def _decide(self, F):
-        """Class index decided for each image and whether a rule of that class decided it."""
+    def _firing(self, F, rules=None):
+        """Bool ``(n_images, n_rules)``: which of ``rules`` (default: ``rules_``) fire on ``F``."""
         symbols = self._symbols(F)
-        index = {n: j for j, n in enumerate(self.symbol_space_.names)}
-        firing = rule_firing(symbols, [r.conditions for r in self.rules_], index)
-        return decide(firing, self.decision_, **self._decision_arrays())
+        return self.symbol_space_.firing(symbols, [r.conditions for r in (rules or self.rules_)])
 
-    def _decision_arrays(self):
-        classes = [self._plain(c) for c in self.classes_]
-        n_classes = len(classes)
-        weights = np.zeros((len(self.rules_), n_classes))
-        for r, rule in enumerate(self.rules_):
-            for name, value in (rule.weight or {}).items():
-                weights[r, self.class_names_.index(name)] = value
-        return {
-            "targets": np.array([classes.index(r.target) for r in self.rules_], dtype=np.int64),
-            "n_classes": n_classes,
-            "default": classes.index(self.default_class_),
-            "precisions": np.array([r.precision for r in self.rules_]),
-            "weights": weights,
-            "intercept": self.intercept_,
-        }
+    def _decide(self, firing):
+        """The class index decided for each image, and whether a rule of that class decided it."""
+        return decide_rules(firing, self.decision_, self.rules_, [plain(c) for c in self.classes_],
+                            self.class_names_, self.default_class_, self.intercept_)
 
-    def predict(self, F):
-        """The model decision the rules give each image (see ``decision_``).
-
-        Parameters
-        ----------
-        F : array-like of shape (n_images, n_columns)
-
-        Returns
-        -------
-        y : ndarray of shape (n_images,)
-        """
-        decided, _ = self._decide(F)
+    def predict(self, F: ArrayLike) -> np.ndarray:
+        """The model decision the rules give each image of ``F`` (see ``decision_``)."""
+        decided, _ = self._decide(self._firing(F))
         return self.classes_[decided]
 
-    def score(self, F, y, sample_weight=None):
-        """Fidelity: the share of images on which the rules reproduce the model's decision ``y``.
-
-        Classes of ``y`` the rules were not fitted on can never be reproduced; a warning
-        names them.
-        """
+    def score(self, F: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> float:
+        """Fidelity: the share of images on which the rules reproduce the model's decision ``y``
+        (a warning names the classes of ``y`` the rules were not fitted on, never reproduced)."""
         predicted = self.predict(F)
         unseen = np.setdiff1d(np.unique(np.asarray(y)), self.classes_).tolist()
         if unseen:
-            warnings.warn(
-                f"y holds class(es) {unseen} that the rules were not fitted on, so they count as errors; fit on "
-                "images of every class the model decides.",
-                UserWarning,
-                stacklevel=2,
-            )
+            warnings.warn(f"y holds class(es) {unseen} that the rules were not fitted on, so they count as errors; "
+                          "fit on images of every class the model decides.", UserWarning, stacklevel=2)
         return accuracy_score(y, predicted, sample_weight=sample_weight)
 
-    def coverage(self, F, y, sample_weight=None):
-        """Share of images decided by a rule of the model's decided class ``y``.
-
-        An image counts only when the rule that decides it (``decision_``) is of its class
-        — never for two classes, and never through the default class.
-        """
-        classes, by_rule = self._decide(F)
+    def coverage(self, F: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> float:
+        """Share of images decided (``decision_``) by a rule of the model's decided class ``y``:
+        never for two classes, and never through the default class."""
+        classes, by_rule = self._decide(self._firing(F))
         covered = by_rule & (self.classes_[classes] == np.asarray(y))
         return float(np.average(covered, weights=sample_weight)) if len(covered) else 0.0
 
-    def verify(self, F, y, sample_weight=None):
-        """The rules checked on other images, next to their training figures.
+    def verify(self, F: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> RuleVerification:
+        """The rules checked on images ``F`` (decisions ``y``) they were not learnt from: a :class:`RuleVerification` of
+        held-out statistics per rule beside the training ones, and the held-out fidelity and coverage."""
+        firing, y = self._firing(F), np.asarray(y)
+        weights = _check_sample_weight(sample_weight, firing, dtype=np.float64, ensure_non_negative=True)
+        table = verification_table(self.rules_, firing, y, self.classes_, weights)
+        classes, by_rule = self._decide(firing)
+        return RuleVerification(table, *held_out_shares(weights, self.classes_[classes] == y, by_rule))
 
-        The fitted estimator is not changed.
+    def class_label(self, target: object) -> str:
+        """The display name of a class: its ``target_names`` entry, or the label as text."""
+        return display_name(target, self.target_names)
 
-        Parameters
-        ----------
-        F : array-like of shape (n_images, n_columns)
-            Local explanations of images the rules were not learnt from.
-        y : array-like of shape (n_images,)
-            The model's decisions on them.
-        sample_weight : array-like of shape (n_images,), default=None
-
-        Returns
-        -------
-        verification : RuleVerification
-            Per-rule training and held-out support, precision and coverage with 95%
-            intervals, and the held-out fidelity and coverage. Pass it to :meth:`report`.
-        """
-        import pandas as pd
-
-        symbols = self._symbols(F)
-        y = np.asarray(y)
-        weights = _check_sample_weight(sample_weight, symbols, dtype=np.float64, ensure_non_negative=True)
-        known = np.isin(y, self.classes_)
-        y_index = np.where(known, np.searchsorted(self.classes_, y), -1)
-        index = {n: j for j, n in enumerate(self.symbol_space_.names)}
-        firing = rule_firing(symbols, [r.conditions for r in self.rules_], index)
-        arrays = self._decision_arrays()
-        held_out = self._statistics(firing[known], arrays["targets"], y_index[known], weights[known])
-        rows = []
-        for rule, test in zip(self.rules_, held_out):
-            row = {"rule": str(rule), "class": rule.target}
-            for suffix, stats in (("train", _training_statistics(rule)), ("test", test)):
-                row[f"support_{suffix}"] = stats["support"]
-                for measure in ("precision", "coverage"):
-                    row[f"{measure}_{suffix}"] = stats[measure]
-                    row[f"{measure}_low_{suffix}"], row[f"{measure}_high_{suffix}"] = stats[f"{measure}_interval"] or (
-                        np.nan, np.nan)
-            rows.append(row)
-        classes, by_rule = decide(firing, self.decision_, **arrays)
-        total = weights.sum()
-        correct = self.classes_[classes] == y
-        return RuleVerification(
-            table=pd.DataFrame(rows),
-            fidelity=float(weights[correct].sum() / total) if total > 0 else 0.0,
-            coverage=float(weights[correct & by_rule].sum() / total) if total > 0 else 0.0,
-            n_images=float(total),
-        )
-
-    @property
-    def complexity_(self):
-        """Number of rules and total number of conditions over all rules."""
+    def rule_parts(self, rule: "Rule | int") -> list:
+        """The part names (in ``part_names_`` order) a rule or its index requires, directly or via its symbols."""
         check_is_fitted(self)
-        return {"n_rules": len(self.rules_), "total_length": sum(len(r) for r in self.rules_)}
+        rule = self.rules_[rule] if isinstance(rule, (int, np.integer)) else rule
+        wanted = {p for symbol in rule.positive_features() for p in self.symbol_space_.symbol_parts(symbol)}
+        return [p for p in self.part_names_ if p in wanted]
 
-    def get_feature_names_out(self, input_features=None):
-        """Names of the symbols the rules are written in (the columns of :meth:`symbols`).
-
-        For part scores: the parts, then any relations. For MSXs: the candidate sets of
-        parts (``{head, wing}``), then ``(baseline)`` when some images have the empty MSX.
-        """
-        check_is_fitted(self, "symbol_space_")
-        return np.asarray(self.symbol_space_.names, dtype=object)
-
-    def rules_for(self, target):
+    def rules_for(self, target: object) -> list:
         """The rules of one class."""
         check_is_fitted(self)
         return [rule for rule in self.rules_ if rule.target == target]
 
-    # -- reporting -----------------------------------------------------------------------
+    @property
+    def complexity_(self) -> dict:
+        """Number of rules and total number of conditions over all rules."""
+        check_is_fitted(self)
+        return {"n_rules": len(self.rules_), "total_length": sum(len(r) for r in self.rules_)}
 
-    def report(self, format="text", verification=None):
+    def get_feature_names_out(self, input_features: ArrayLike | None = None) -> np.ndarray:
+        """Names of the symbols rules are written in, the columns of :meth:`symbols`: the parts, then
+        any relations; for MSXs, the candidate part sets (``{head, wing}``), then any ``(baseline)``."""
+        check_is_fitted(self, "symbol_space_")
+        return np.asarray(self.symbol_space_.names, dtype=object)
+
+    def report(self, format: str = "text", verification: RuleVerification | None = None) -> str:
         """The rules, how they decide, and what the explanations say per class.
 
         Parameters
@@ -815,12 +472,7 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
         format : {"text", "markdown", "json"}, default="text"
             ``"json"`` is the self-sufficient ``rules.json`` that :func:`apply_rules` reads.
         verification : RuleVerification, default=None
-            From :meth:`verify`: held-out precision and coverage are shown next to the
-            training ones.
-
-        Returns
-        -------
-        report : str
+            From :meth:`verify`: held-out figures are shown next to the training ones.
         """
         self._check_current()
         if format == "json":
@@ -829,59 +481,34 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
             raise ValueError(f"format must be 'text', 'markdown' or 'json', got {format!r}.")
         return _rule_report.text_report(self, markdown=format == "markdown", verification=verification)
 
-    def to_html(self, verification=None):
+    def to_html(self, verification: RuleVerification | None = None) -> str:
         """The rules as an HTML fragment (the notebook display), optionally with held-out figures."""
         self._check_current()
         return _rule_report.html_report(self, verification)
 
     def _repr_html_(self):
-        if not hasattr(self, "rules_"):
-            import html
+        return self.to_html() if hasattr(self, "rules_") else html.escape(repr(self))
 
-            return html.escape(repr(self))
-        return self.to_html()
-
-    def plot_rules(self, ax=None):
+    def plot_rules(self, ax: "Axes | None" = None) -> "Figure":
         """Bar chart of each rule's coverage, annotated with its precision."""
-        from .plotting import plot_rules
-
         check_is_fitted(self)
-        return plot_rules(self, ax=ax)
+        return plotting.plot_rules(self, ax=ax)
 
     plot = plot_rules
 
-    def plot_part_importance(self, ax=None):
+    def plot_part_importance(self, ax: "Axes | None" = None) -> "Figure":
         """Heatmap of the mean part score of each class's training images (class × part)."""
-        from .plotting import plot_class_part_table
-
         check_is_fitted(self)
         title = "Share of MSXs with the part" if self.binarize_ == "msx" else "Part importance per class"
-        return plot_class_part_table(self.class_part_scores_, self.class_names_, self.part_names_, ax=ax, title=title)
+        return plotting.plot_class_part_table(self.class_part_scores_, self.class_names_, self.part_names_, ax, title)
 
-    def plot_rule_examples(self, X, F, rule=0, n_images=8):
-        """A grid of images a rule fires on, with the rule's parts highlighted.
-
-        Parameters
-        ----------
-        X : PartImages
-            The images with their (transferred) part masks.
-        F : array-like of shape (n_images, n_columns)
-            Their local explanations, as given to :meth:`fit`.
-        rule : int or Rule, default=0
-            Index into ``rules_`` or a rule.
-        n_images : int, default=8
-
-        Returns
-        -------
-        fig : matplotlib.figure.Figure
-        """
-        from .plotting import plot_rule_examples
-
+    def plot_rule_examples(self, X: "PartImages", F: ArrayLike, rule: "int | Rule" = 0, n_images: int = 8) -> "Figure":
+        """Up to ``n_images`` images of ``X`` (with their part masks) that a rule, or the rule
+        of that index in ``rules_``, fires on, its parts highlighted; ``F`` as given to :meth:`fit`."""
         check_is_fitted(self)
         rule = self.rules_[rule] if isinstance(rule, (int, np.integer)) else rule
-        index = {n: j for j, n in enumerate(self.symbol_space_.names)}
-        fired = rule_firing(self._symbols(F), [rule.conditions], index)[:, 0]
-        return plot_rule_examples(X, np.flatnonzero(fired)[:n_images], rule, parts=self.rule_parts(rule))
+        fired = self._firing(F, [rule])[:, 0]
+        return plotting.plot_rule_examples(X, np.flatnonzero(fired)[:n_images], rule, parts=self.rule_parts(rule))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -890,18 +517,7 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
         return tags
 
 
-def _training_statistics(rule):
-    """A rule's training statistics, keyed as :meth:`GlobalRuleExplainer._statistics` returns them."""
-    return {
-        "support": rule.support,
-        "precision": rule.precision,
-        "coverage": rule.coverage,
-        "precision_interval": rule.precision_interval,
-        "coverage_interval": rule.coverage_interval,
-    }
-
-
-def load_rules_json(rules_json):
+def load_rules_json(rules_json: "dict | str | os.PathLike") -> dict:
     """The content of a ``rules.json``: a dict as it is, JSON text, or a file path."""
     if isinstance(rules_json, dict):
         return rules_json
@@ -911,7 +527,7 @@ def load_rules_json(rules_json):
     return json.loads(rules_json)
 
 
-def apply_rules(rules_json, scores):
+def apply_rules(rules_json: "dict | str | os.PathLike", scores: ArrayLike) -> np.ndarray:
     """Decide classes for new part scores from a ``rules.json`` alone, without a pickle.
 
     Parameters
@@ -953,15 +569,10 @@ def apply_rules(rules_json, scores):
     rules = spec["rules"]
     if spec["decision"] not in DECISIONS:
         raise ValueError(f"rules.json: unknown decision {spec['decision']!r}.")
-    weights = np.zeros((len(rules), len(names)))
-    for r, rule in enumerate(rules):
-        for name, value in (rule.get("weight") or {}).items():
-            weights[r, names.index(name)] = value
+    weights = weight_matrix([rule.get("weight") for rule in rules], names)
     intercept = spec.get("intercept")
-    firing = rule_firing(
-        symbols,
-        [[(c["feature"], c["operator"], c["threshold"]) for c in rule["conditions"]] for rule in rules],
-        {n: j for j, n in enumerate(space.names)},
+    firing = space.firing(
+        symbols, [[(c["feature"], c["operator"], c["threshold"]) for c in rule["conditions"]] for rule in rules]
     )
     classes, _ = decide(
         firing,

@@ -8,15 +8,15 @@ import matplotlib.image as mpimg
 import pytest
 
 from skpartx.cli import QUICK_SETTINGS, main
-from skpartx.datasets import make_part_shapes
-from skpartx.demo import (
+from skpartx.cli.demo import run_demo
+from skpartx.cli.demo_classifier import (
     DEMO_SETTINGS,
     MODEL_SETTINGS,
-    run_demo,
     shipped_demo_model,
     shipped_weights,
     trained_demo_model,
 )
+from skpartx.datasets import make_part_shapes
 from skpartx.models import predict_classes
 
 
@@ -78,7 +78,7 @@ def test_command_line_help_and_entry_point(tmp_path, monkeypatch):
     )
     assert "--out" in completed.stdout and "--quick" in completed.stdout
     calls = {}
-    monkeypatch.setattr("skpartx.demo.run_demo", lambda **kwargs: calls.update(kwargs))
+    monkeypatch.setattr("skpartx.cli.demo.run_demo", lambda **kwargs: calls.update(kwargs))
     assert main(["demo", "--out", str(tmp_path), "--quick", "--no-cache", "--quiet", "--seed", "3"]) == 0
     assert calls["out_dir"] == str(tmp_path) and calls["cache_dir"] is None and calls["random_state"] == 3
     assert calls["n_train"] == QUICK_SETTINGS["n_train"] and calls["verbose"] is False
@@ -101,7 +101,9 @@ def test_shipped_classifiers_reach_their_recorded_accuracy_on_fresh_images():
 
 
 def test_demo_settings_use_the_shipped_classifier_without_training(tmp_path, monkeypatch):
-    monkeypatch.setattr("skpartx.demo.train_classifier", lambda *a, **k: pytest.fail("trained a shipped model"))
+    monkeypatch.setattr(
+        "skpartx.cli.demo_classifier.train_classifier", lambda *a, **k: pytest.fail("trained a shipped model")
+    )
     model, source = trained_demo_model(None, None, DEMO_SETTINGS, cache_dir=str(tmp_path))
     assert source == "shipped" and not os.listdir(tmp_path)
     assert shipped_demo_model({**DEMO_SETTINGS, "random_state": 1}) is None  # other settings: trained, as before
@@ -115,6 +117,6 @@ def test_demo_settings_use_the_shipped_classifier_without_training(tmp_path, mon
 def test_a_changed_shipped_file_is_refused(tmp_path, monkeypatch):
     entry = shipped_weights()["disjoint"]
     (tmp_path / entry["file"]).write_bytes(b"not the weights")
-    monkeypatch.setattr("skpartx.demo.WEIGHTS_DIR", str(tmp_path))
+    monkeypatch.setattr("skpartx.cli.demo_classifier.WEIGHTS_DIR", str(tmp_path))
     with pytest.raises(ValueError, match="does not match its checksum"):
         shipped_demo_model(DEMO_SETTINGS)

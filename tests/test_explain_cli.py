@@ -10,7 +10,8 @@ from PIL import Image
 
 from coco_helpers import coco_parts_file
 from skpartx.cli import main
-from skpartx.explain import load_model, run_explain
+from skpartx.cli.explain_folder import run_explain
+from skpartx.cli.inputs import load_model
 
 
 @pytest.fixture(scope="module")

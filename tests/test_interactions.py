@@ -71,7 +71,7 @@ def test_image_interactions_match_brute_force_on_the_model(attributor, full_X, d
     shapley, interactions, targets = part_interactions(attributor, X)
     np.testing.assert_allclose(shapley, attributor.transform(X), atol=1e-6)
     for k in range(len(X)):
-        engine = attributor._engine(X[k : k + 1], targets[k : k + 1])
+        engine = attributor.coalition_engine(X[k : k + 1], targets[k : k + 1])
         players = list(np.flatnonzero(engine.present[0]))
 
         def value(S):

@@ -352,3 +352,29 @@ def test_default_binarisation_reads_the_encoding_and_announces_the_change():
     assert list(explainer.get_feature_names_out()) == ["{c}", "{d}", "{a, b}"]
     with pytest.raises(ValueError, match="cannot read as part scores"):
         GlobalRuleExplainer(binarize="relative", candidates="observed").fit(codes, [0, 1])
+
+
+def test_the_background_is_found_by_its_part_id_not_its_name():
+    from skpartx._part_scores import PartScoreArray
+
+    # Class 0 is explained by column 0 with its wing, class 1 by its wheel alone. Column 0 is
+    # the background (part id 0) whatever it is called, when the scores say which part each
+    # column holds.
+    rng = np.random.RandomState(0)
+    y = np.r_[np.zeros(20, int), np.ones(20, int)]
+    F = rng.rand(40, 3) * 0.05
+    F[:20, 0] += 1.0
+    F[:20, 1] += 1.0
+    F[20:, 2] += 1.0
+    names = ["surround", "wing", "wheel"]
+
+    def fit(scores):
+        return GlobalRuleExplainer(binarize="fraction", candidates="subsets").fit(scores, y)
+
+    flagged = fit(PartScoreArray(F, names, "scores", part_ids=range(3))).background_shortcuts_
+    assert list(flagged) == [0] and flagged[0] == pytest.approx(1.0)
+    assert fit(PartScoreArray(F, names)).background_shortcuts_ == {}  # no part ids, no column called "background"
+    sliced = PartScoreArray(F, names, "scores", part_ids=range(3))[:, 1:]
+    assert fit(sliced).background_shortcuts_ == {}  # the background column was left out
+    named = PartScoreArray(F, ["background", "wing", "wheel"])
+    assert list(fit(named).background_shortcuts_) == [0]  # plain tables: by name, as before

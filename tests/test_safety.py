@@ -18,7 +18,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 import skpartx
 from skpartx import GlobalRuleExplainer, PartAttributor, PartImages
-from skpartx.explain import labelled_images, load_model
+from skpartx.cli.inputs import labelled_images, load_model
 from skpartx.datasets import load_coco_parts
 from skpartx.models import SmallCNN
 from skpartx.report import write_report_folder

@@ -1,5 +1,7 @@
 """Procedural part-based objects with exact part masks and planted class rules."""
 
+from collections.abc import Sequence
+
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
 
@@ -115,12 +117,13 @@ def _smooth_noise(rng, n, size, cells):
 
 
 def _sample_parts(rng, n_samples, dnf, distractor_rate):
-    """Class labels and, per image, the set of parts it shows.
+    """Class labels and which parts each image shows, ``(n_samples, n_parts)`` bool.
 
     ``dnf[c]`` holds class c's conjunctions, each a sequence of part names. An image
     of class c shows one of c's conjunctions (chosen uniformly) plus distractors; a
     distractor is only added if it completes no other class's conjunction, so an image
-    always satisfies its own class's DNF and no other's.
+    always satisfies its own class's DNF and no other's. Every image shows the
+    background and the body.
     """
     terms = [[set(term) for term in class_terms] for class_terms in dnf]
     others = [[t for k, ts in enumerate(terms) if k != c for t in ts] for c in range(len(terms))]
@@ -139,28 +142,29 @@ def _sample_parts(rng, n_samples, dnf, distractor_rate):
             if not any(term <= candidate for term in others[c]):
                 parts = candidate
         present.append(parts)
-    return target, present
+    return target, np.array([[name in s or name in ("background", "body") for name in PART_NAMES] for s in present])
 
 
-def _render(rng, target, present, size, n_classes, spurious, noise, spurious_classes):
-    """Images ``(n, 3, size, size)`` and masks of objects showing the ``present`` parts."""
-    n = len(target)
-    # Pose: one unit is the body's half length in pixels.
+def _object_frames(rng, n, size, yy, xx):
+    """Random poses of ``n`` objects: each pixel's coordinates ``(u, v)`` in its object's frame.
+
+    One unit is the body's half length; ``u`` runs along the body, ``v`` across it.
+    """
     unit = 0.175 * size * rng.uniform(0.85, 1.15, n)
     angle = rng.uniform(-np.pi / 4, np.pi / 4, n)
     mirror = rng.choice([-1.0, 1.0], n)
     margin = _OBJECT_RADIUS * unit + 1
     cx = rng.uniform(margin, size - 1 - margin)
     cy = rng.uniform(margin, size - 1 - margin)
-
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     dx = (xx[None] - cx[:, None, None]) / unit[:, None, None]
     dy = (yy[None] - cy[:, None, None]) / unit[:, None, None]
     cos, sin = np.cos(angle)[:, None, None], np.sin(angle)[:, None, None]
-    u = (dx * cos + dy * sin) * mirror[:, None, None]
-    v = -dx * sin + dy * cos
+    return (dx * cos + dy * sin) * mirror[:, None, None], -dx * sin + dy * cos
 
-    # Background: a random hue (or the class hue under `spurious`), with stripes and blotches.
+
+def _backgrounds(rng, target, yy, xx, n_classes, spurious, spurious_classes):
+    """Images ``(n, size, size, 3)``: a random hue (or the class hue under ``spurious``), stripes and blotches."""
+    n, size = len(target), len(yy)
     bg_hue = rng.random(n)
     shortcut = (rng.random(n) < spurious) & np.isin(target, spurious_classes)
     bg_hue[shortcut] = target[shortcut] / n_classes + rng.normal(0, 0.02, shortcut.sum())
@@ -171,46 +175,111 @@ def _render(rng, target, present, size, n_classes, spurious, noise, spurious_cla
     shade = 0.55 * stripes + 0.45 * blotches
     bg_value = rng.uniform(0.25, 0.55, n)[:, None, None] * (0.6 + 0.6 * shade)
     bg_colour = _hsv_to_rgb(bg_hue, rng.uniform(0.25, 0.6, n))
-    images = (bg_value[..., None] * bg_colour[:, None, None, :]).astype(np.float32)
-    masks = np.zeros((n, size, size), dtype=np.int32)
+    return (bg_value[..., None] * bg_colour[:, None, None, :]).astype(np.float32)
 
+
+def _paint_part(rng, name, u, v, present, images, masks):
+    """Paint part ``name``, with a jittered colour and texture, where the images that show it have it."""
+    n, size = len(u), u.shape[-1]
+    pid = PART_NAMES.index(name)
+    region = _part_shape(name, u, v) & present[:, pid, None, None]
+    if name == "body":
+        hue, kind = rng.random(n), "spots"
+        sat = rng.uniform(0.3, 0.7, n)
+    else:
+        base, kind = _PART_STYLE[name]
+        hue = base + rng.normal(0, 0.025, n)
+        sat = rng.uniform(0.6, 0.95, n)
+    val = rng.uniform(0.7, 1.0, n)
+    if kind == "spots":
+        texture = 0.5 * (_smooth_noise(rng, n, size, cells=6) > 0.6)
+    else:
+        texture = _pattern(kind, u, v, rng.uniform(0, 2 * np.pi, n))
+    rows = np.nonzero(region)[0]
+    brightness = val[rows] * (1.0 - 0.45 * texture[region])
+    images[region] = brightness[:, None] * _hsv_to_rgb(hue, sat)[rows]
+    masks[region] = pid
+
+
+def _render(rng, target, present, size, n_classes, spurious, noise, spurious_classes):
+    """Images ``(n, 3, size, size)`` and masks of objects showing the ``present`` parts."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    u, v = _object_frames(rng, len(target), size, yy, xx)
+    images = _backgrounds(rng, target, yy, xx, n_classes, spurious, spurious_classes)
+    masks = np.zeros((len(target), size, size), dtype=np.int32)
     for name in _DRAW_ORDER:
-        pid = PART_NAMES.index(name)
-        region = _part_shape(name, u, v) & present[:, pid, None, None]
-        if name == "body":
-            hue, kind = rng.random(n), "spots"
-            sat = rng.uniform(0.3, 0.7, n)
-        else:
-            base, kind = _PART_STYLE[name]
-            hue = base + rng.normal(0, 0.025, n)
-            sat = rng.uniform(0.6, 0.95, n)
-        val = rng.uniform(0.7, 1.0, n)
-        if kind == "spots":
-            texture = 0.5 * (_smooth_noise(rng, n, size, cells=6) > 0.6)
-        else:
-            texture = _pattern(kind, u, v, rng.uniform(0, 2 * np.pi, n))
-        rows = np.nonzero(region)[0]
-        brightness = val[rows] * (1.0 - 0.45 * texture[region])
-        images[region] = brightness[:, None] * _hsv_to_rgb(hue, sat)[rows]
-        masks[region] = pid
-
+        _paint_part(rng, name, u, v, present, images, masks)
     if noise > 0:
         images += rng.normal(0, noise, images.shape)
     return np.clip(images, 0.0, 1.0).transpose(0, 3, 1, 2), masks
 
 
+def _render_blocks(rng, target, present, size, n_classes, spurious, noise, spurious_classes):
+    """:func:`_render` of all images, block by block: the temporaries stay in cache (2-3x faster)."""
+    n = len(target)
+    images = np.empty((n, 3, size, size), dtype=np.float32)
+    masks = np.empty((n, size, size), dtype=np.int32)
+    for start in range(0, n, _BLOCK):
+        block = slice(start, min(start + _BLOCK, n))
+        images[block], masks[block] = _render(
+            rng, target[block], present[block], size, n_classes, spurious, noise, spurious_classes
+        )
+    return images, masks
+
+
+def _check_args(family, n_samples, image_size, n_classes, spurious, spurious_classes, distractor_rate, noise):
+    """Checked arguments of :func:`make_part_shapes`: the classes' DNF and the classes that may get the cue."""
+    if not isinstance(family, str) or family not in FAMILIES:
+        raise ValueError(f"family must be one of {sorted(FAMILIES)}, got {family!r}.")
+    classes = FAMILIES[family]
+    if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
+        raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+    if not isinstance(image_size, (int, np.integer)) or image_size < 24:
+        raise ValueError(f"image_size must be an integer >= 24, got {image_size!r}.")
+    if not isinstance(n_classes, (int, np.integer)) or not 2 <= n_classes <= len(classes):
+        raise ValueError(f"n_classes must be an integer from 2 to {len(classes)}, got {n_classes!r}.")
+    for name, value in (("spurious", spurious), ("distractor_rate", distractor_rate)):
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} must be in [0, 1], got {value!r}.")
+    if noise < 0:
+        raise ValueError(f"noise must be non-negative, got {noise!r}.")
+    cue_classes = np.arange(n_classes) if spurious_classes is None else np.asarray(spurious_classes)
+    if not np.isin(cue_classes, np.arange(n_classes)).all():
+        raise ValueError(f"spurious_classes must be class labels 0..{n_classes - 1}, got {spurious_classes!r}.")
+    return {c: terms for c, (_, terms) in enumerate(classes[:n_classes])}, cue_classes
+
+
+def _part_shapes_bunch(images, masks, target, family, dnf, cue_classes):
+    """The result of :func:`make_part_shapes`; ``cue_classes`` are those given the background cue."""
+    visible = np.stack([(masks == pid).any(axis=(1, 2)) for pid in range(len(PART_NAMES))], axis=1)
+    return Bunch(
+        images=images,
+        masks=masks,
+        target=target.astype(np.int64),
+        part_names=PART_NAMES,
+        target_names=tuple(name for name, _ in FAMILIES[family][: len(dnf)]),
+        family=family,
+        dnf=dnf,
+        # The disjoint family keeps its original form, one conjunction per class.
+        rules={c: terms[0] for c, terms in dnf.items()} if family == "disjoint" else dict(dnf),
+        present=visible,
+        spurious_classes=tuple(int(c) for c in cue_classes),
+        DESCR=make_part_shapes.__doc__.split("\n\n")[1],
+    )
+
+
 def make_part_shapes(
-    n_samples=1000,
+    n_samples: int = 1000,
     *,
-    image_size=64,
-    n_classes=4,
-    family="disjoint",
-    spurious=0.0,
-    spurious_classes=None,
-    distractor_rate=0.5,
-    noise=0.02,
-    random_state=None,
-):
+    image_size: int = 64,
+    n_classes: int = 4,
+    family: str = "disjoint",
+    spurious: float = 0.0,
+    spurious_classes: Sequence[int] | None = None,
+    distractor_rate: float = 0.5,
+    noise: float = 0.02,
+    random_state: int | np.random.RandomState | None = None,
+) -> Bunch:
     """Generate images of objects built from parts, with exact part masks.
 
     Each object is a body with parts (head, wing, tail, wheel, horn, leg, fin, and a
@@ -232,103 +301,50 @@ def make_part_shapes(
     family : {"disjoint", "shared"}, default="disjoint"
         Which planted rules define the classes.
 
-        - ``"disjoint"``: each class is one conjunction of two parts of its own:
-          flyer = head ∧ wing, racer = tail ∧ wheel, charger = horn ∧ leg,
-          diver = fin ∧ window.
-        - ``"shared"``: classes share parts and some have two alternatives:
-          glider = head ∧ wing, rover = wheel ∧ tail ∨ wheel ∧ wing,
-          beast = horn ∧ leg ∨ head ∧ fin, boat = fin ∧ window ∨ tail ∧ leg.
-          Head, wing, tail, leg and fin each belong to the rules of two classes. An
-          image shows one of its class's conjunctions, chosen uniformly.
+        - ``"disjoint"``: each class is one conjunction of two parts of its own: flyer = head ∧ wing,
+          racer = tail ∧ wheel, charger = horn ∧ leg, diver = fin ∧ window.
+        - ``"shared"``: classes share parts and some have two alternatives: glider = head ∧ wing,
+          rover = wheel ∧ tail ∨ wheel ∧ wing, beast = horn ∧ leg ∨ head ∧ fin,
+          boat = fin ∧ window ∨ tail ∧ leg. Head, wing, tail, leg and fin each belong to the rules of two classes.
+          An image shows one of its class's conjunctions, chosen uniformly.
     spurious : float in [0, 1], default=0.0
-        Probability that an image's background takes its class's hue instead of a
-        random one. Above 0 the background becomes a shortcut a model can learn.
+        Probability that an image's background takes its class's hue instead of a random one. Above 0 the
+        background becomes a shortcut a model can learn.
     spurious_classes : sequence of int, default=None
-        Classes whose background takes their hue under ``spurious``; ``None``: all. A
-        shortcut for some classes only (say, flyers before blue skies) is one that rules
-        can single out.
+        Classes whose background takes their hue under ``spurious``; ``None``: all. A shortcut for some classes
+        only (say, flyers before blue skies) is one that rules can single out.
     distractor_rate : float in [0, 1], default=0.5
         Probability with which each admissible distractor part is added.
     noise : float, default=0.02
         Standard deviation of additive Gaussian pixel noise.
     random_state : int, RandomState instance or None, default=None
-        Seed for reproducible data. For a given seed the ``"disjoint"`` family is the
-        same data as before ``family`` existed.
+        Seed for reproducible data. For a given seed the ``"disjoint"`` family is the same data as before
+        ``family`` existed.
 
     Returns
     -------
     data : :class:`~sklearn.utils.Bunch`
-        ``images`` (n_samples, 3, H, W) float32 in [0, 1]; ``masks`` (n_samples, H, W)
-        int32 part ids (0 = background); ``target`` (n_samples,) int class labels;
-        ``part_names`` tuple (``part_names[0] == "background"``); ``target_names``;
-        ``family``; ``dnf`` dict class label → tuple of conjunctions, each a tuple of
-        part names, whose disjunction defines the class (the same form for both
-        families); ``rules`` the planted rules: for ``"disjoint"`` dict class label →
-        tuple of the two part names that define the class, for ``"shared"`` the same
-        as ``dnf``; ``present`` (n_samples, n_parts) bool, which parts each image shows
-        (has pixels in ``masks``); ``spurious_classes`` tuple of the classes given
-        the background cue (empty when ``spurious == 0``).
+        ``images`` (n_samples, 3, H, W) float32 in [0, 1]; ``masks`` (n_samples, H, W) int32 part ids
+        (0 = background); ``target`` (n_samples,) int class labels; ``part_names`` tuple
+        (``part_names[0] == "background"``); ``target_names``; ``family``; ``dnf`` dict class label → tuple of
+        conjunctions, each a tuple of part names, whose disjunction defines the class (the same form for both
+        families); ``rules`` the planted rules: for ``"disjoint"`` dict class label → tuple of the two part
+        names that define the class, for ``"shared"`` the same as ``dnf``; ``present`` (n_samples, n_parts)
+        bool, which parts each image shows (has pixels in ``masks``); ``spurious_classes`` tuple of the
+        classes given the background cue (empty when ``spurious == 0``).
 
     Examples
     --------
     >>> from skpartx.datasets import make_part_shapes
     >>> data = make_part_shapes(8, image_size=32, random_state=0)
-    >>> data.images.shape, data.masks.shape
-    ((8, 3, 32, 32), (8, 32, 32))
-    >>> data.rules[0], data.dnf[0]
-    (('head', 'wing'), (('head', 'wing'),))
+    >>> data.images.shape, data.masks.shape, data.rules[0], data.dnf[0]
+    ((8, 3, 32, 32), (8, 32, 32), ('head', 'wing'), (('head', 'wing'),))
     >>> shared = make_part_shapes(8, image_size=32, family="shared", random_state=0)
-    >>> shared.target_names
-    ('glider', 'rover', 'beast', 'boat')
-    >>> shared.rules[1]
-    (('wheel', 'tail'), ('wheel', 'wing'))
+    >>> shared.target_names, shared.rules[1]
+    (('glider', 'rover', 'beast', 'boat'), (('wheel', 'tail'), ('wheel', 'wing')))
     """
-    if not isinstance(family, str) or family not in FAMILIES:
-        raise ValueError(f"family must be one of {sorted(FAMILIES)}, got {family!r}.")
-    classes = FAMILIES[family]
-    if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-        raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
-    if not isinstance(image_size, (int, np.integer)) or image_size < 24:
-        raise ValueError(f"image_size must be an integer >= 24, got {image_size!r}.")
-    if not isinstance(n_classes, (int, np.integer)) or not 2 <= n_classes <= len(classes):
-        raise ValueError(f"n_classes must be an integer from 2 to {len(classes)}, got {n_classes!r}.")
-    for name, value in (("spurious", spurious), ("distractor_rate", distractor_rate)):
-        if not 0.0 <= value <= 1.0:
-            raise ValueError(f"{name} must be in [0, 1], got {value!r}.")
-    if noise < 0:
-        raise ValueError(f"noise must be non-negative, got {noise!r}.")
-
-    shortcut_classes = np.arange(n_classes) if spurious_classes is None else np.asarray(spurious_classes)
-    if not np.isin(shortcut_classes, np.arange(n_classes)).all():
-        raise ValueError(f"spurious_classes must be class labels 0..{n_classes - 1}, got {spurious_classes!r}.")
-    names = tuple(name for name, _ in classes[:n_classes])
-    dnf = {c: terms for c, (_, terms) in enumerate(classes[:n_classes])}
+    dnf, cue = _check_args(family, n_samples, image_size, n_classes, spurious, spurious_classes, distractor_rate, noise)
     rng = check_random_state(random_state)
-    n, size = int(n_samples), int(image_size)
-    target, present_sets = _sample_parts(rng, n, list(dnf.values()), distractor_rate)
-    present = np.array([[name in s or name in ("background", "body") for name in PART_NAMES] for s in present_sets])
-
-    images = np.empty((n, 3, size, size), dtype=np.float32)
-    masks = np.empty((n, size, size), dtype=np.int32)
-    # Rendering in blocks keeps the temporaries in cache: 2-3x faster for thousands of images.
-    for start in range(0, n, _BLOCK):
-        block = slice(start, min(start + _BLOCK, n))
-        images[block], masks[block] = _render(
-            rng, target[block], present[block], size, n_classes, spurious, noise, shortcut_classes
-        )
-    visible = np.stack([(masks == pid).any(axis=(1, 2)) for pid in range(len(PART_NAMES))], axis=1)
-
-    return Bunch(
-        images=images,
-        masks=masks,
-        target=target.astype(np.int64),
-        part_names=PART_NAMES,
-        target_names=names,
-        family=family,
-        dnf=dnf,
-        # The disjoint family keeps its original form, one conjunction per class.
-        rules={c: terms[0] for c, terms in dnf.items()} if family == "disjoint" else dict(dnf),
-        present=visible,
-        spurious_classes=tuple(int(c) for c in shortcut_classes) if spurious > 0 else (),
-        DESCR=make_part_shapes.__doc__.split("\n\n")[1],
-    )
+    target, present = _sample_parts(rng, int(n_samples), list(dnf.values()), distractor_rate)
+    images, masks = _render_blocks(rng, target, present, int(image_size), n_classes, spurious, noise, cue)
+    return _part_shapes_bunch(images, masks, target, family, dnf, cue if spurious > 0 else ())

@@ -1,8 +1,9 @@
-"""Command line: ``skpartx demo`` and ``skpartx explain``."""
+"""The ``skpartx`` command: its arguments, and which application each sub-command runs."""
 
 import argparse
 import logging
 import sys
+from collections.abc import Sequence
 
 QUICK_SETTINGS = dict(n_train=1200, n_explain=160, n_test=120, image_size=40, epochs=6)
 
@@ -55,7 +56,7 @@ def _parser():
     return parser
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``skpartx`` command."""
     args = _parser().parse_args(argv)
     import matplotlib
@@ -76,7 +77,7 @@ def main(argv=None):
             **overrides,
         )
     elif args.command == "explain":
-        from .explain import run_explain
+        from .explain_folder import run_explain
 
         run_explain(
             args.images,
