@@ -185,8 +185,9 @@ def minimal_sufficient_explanations(engine, present, rng, *, tau, beam_width, ma
     return codes, {"msx": found, "msx_truncated": np.array([len(sets) > MAX_MSX for sets in found], dtype=bool)}
 
 
-def _single_part_coalitions(present, drop):
-    """For every present part, the coalition without it (``drop``) or with only it."""
+def _single_part_scores(engine, present, drop):
+    """Per present part: the drop in value without it (``drop``), or the gain with only it."""
+    full, empty = engine.full_and_empty()
     image_idx, part_idx = np.nonzero(present)
     if drop:
         keep = present[image_idx].copy()
@@ -194,27 +195,22 @@ def _single_part_coalitions(present, drop):
     else:
         keep = np.zeros((len(part_idx), present.shape[1]), dtype=bool)
         keep[np.arange(len(part_idx)), part_idx] = True
-    return image_idx, part_idx, keep
+    values = engine.evaluate(image_idx, keep)
+    scores = np.zeros(present.shape)
+    scores[image_idx, part_idx] = full[image_idx] - values if drop else values - empty[image_idx]
+    return scores, {}
 
 
 @register("occlusion", "drop in value when the part alone is removed.")
 def occlusion(engine, present, rng):
     """Drop in value when a single part is replaced by the baseline."""
-    full, _ = engine.full_and_empty()
-    image_idx, part_idx, keep = _single_part_coalitions(present, drop=True)
-    scores = np.zeros(present.shape)
-    scores[image_idx, part_idx] = full[image_idx] - engine.evaluate(image_idx, keep)
-    return scores, {}
+    return _single_part_scores(engine, present, drop=True)
 
 
 @register("keep_one", "gain in value when the part alone is kept.")
 def keep_one(engine, present, rng):
     """Value with only one part kept, relative to the value with no part kept."""
-    _, empty = engine.full_and_empty()
-    image_idx, part_idx, keep = _single_part_coalitions(present, drop=False)
-    scores = np.zeros(present.shape)
-    scores[image_idx, part_idx] = engine.evaluate(image_idx, keep) - empty[image_idx]
-    return scores, {}
+    return _single_part_scores(engine, present, drop=False)
 
 
 @register(

@@ -463,7 +463,8 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
 
     def _warn(self, results, stacklevel):
         """Warn as ``transform`` and ``explain`` do; ``stacklevel`` counts from here to the user's call."""
-        baseline = self._baseline() if isinstance(self._baseline(), str) else f"a {type(self.baseline).__name__}"
+        baseline = self._baseline()
+        baseline = baseline if isinstance(baseline, str) else f"a {type(baseline).__name__}"
         others = [name for name in BASELINES if name != baseline]
         warn_about_results(results, baseline, others, REGISTRY[self.method].uses_baseline, stacklevel + 1)
 
