@@ -36,7 +36,8 @@ setup(
         "pandas>=2.0",
     ],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6", "dask[distributed]>=2024.1", "transformers>=4.40", *DOCS],
+        "test": ["pytest>=7", "hypothesis>=6", "dask[distributed]>=2024.1", "transformers>=4.40", "pyflakes>=3",
+                 *DOCS],
         "dask": ["dask[distributed]>=2024.1"],
         "docs": DOCS,
         "bench": ["captum>=0.7"],

@@ -2,7 +2,8 @@
 
 Usage::
 
-    python benchmarks/rules.py                      # the full table (about an hour on 2 cores)
+    python benchmarks/rules.py                      # the full table (about two hours on 2 cores)
+    python benchmarks/rules.py --training conjunctive --rule-models set_cover
     python benchmarks/rules.py --seeds 0 --baselines mean --rule-models set_cover figs
 
 For each data family (``make_part_shapes(family=...)``: "disjoint", each class one conjunction
@@ -27,21 +28,39 @@ images, rules learnt from the training explanations, all figures on the held-out
 - empty: share of held-out images whose explanation is empty (for MSXs: the baseline alone
   keeps ≥ tau of the model's confidence).
 
-The closing table gives, per family × method × baseline × rule model, the minimum over seeds.
+Two trainings of the models (``--training``):
+
+- plain: the demo's classifier, trained on the classes' images only. Nothing in such data tells
+  a model that one part of a class's conjunction is not enough, and these models do decide
+  most disjoint-family classes from one part alone;
+- conjunctive: the same network, seed and images plus a third as many images of none of the
+  classes (``make_part_shapes(incomplete=...)``: one part of a planted conjunction and
+  distractors), trained towards equal probabilities on those: models that need whole
+  conjunctions, against which the planted conjunctions can be checked.
+
+"partial p" is each model's mean top probability on 200 held-out images of none of the classes:
+near 1 when one part decides a class, near 1/4 when a model needs whole conjunctions.
+
+The closing table gives, per training × family × method × baseline × rule model, the minimum over
+seeds.
 """
 
 import argparse
+import itertools
 import json
 import time
 import warnings
 
+import joblib
 import numpy as np
 import pandas as pd
+import torch
 
 from skpartx import GlobalRuleExplainer, PartAttributor, PartImages, PartLabelTransfer, predict_classes
 from skpartx._imodels import IMODELS_LEARNERS
 from skpartx.datasets import make_part_shapes
 from skpartx.demo import DEMO_SETTINGS, default_cache_dir, trained_demo_model
+from skpartx.models import train_classifier
 from skpartx.report import baseline_summary
 from skpartx.rules import apply_rules
 
@@ -51,13 +70,32 @@ EVERYWHERE = {"body", "background"}
 RULE_MODELS = ("set_cover", "set_cover (decision list)") + IMODELS_LEARNERS
 
 
-def explained_data(family, seed, n_explain=500):
-    """Training and held-out explanations' inputs of one family and model seed."""
+def none_of_the_classes(family, n, random_state):
+    """``n`` images of none of the classes: one part of a planted conjunction, and distractors."""
+    data = make_part_shapes(2 * n + 100, image_size=DEMO_SETTINGS["image_size"], family=family, incomplete=0.5,
+                            random_state=random_state)
+    return data.images[data.target == -1][:n]
+
+
+def conjunctive_classifier(images, target, family, seed):
+    """The demo's network and settings, trained also on a third as many images of none of the classes."""
+    s = DEMO_SETTINGS
+    partial = none_of_the_classes(family, len(images) // 3, random_state=1)
+    return train_classifier(np.concatenate([images, partial]), np.concatenate([target, np.full(len(partial), -1)]),
+                            epochs=s["epochs"], width=s["width"], learning_rate=s["learning_rate"], random_state=seed)
+
+
+def explained_data(family, seed, training="plain", n_explain=500):
+    """Training and held-out explanations' inputs of one family, model seed and training."""
     s = {**DEMO_SETTINGS, "random_state": seed}
     n_train = s["n_train"]
     data = make_part_shapes(n_train + s["n_test"], image_size=s["image_size"], family=family, random_state=0)
-    model, _ = trained_demo_model(data.images[:n_train], data.target[:n_train], {**s, "family": family},
-                                  default_cache_dir())
+    if training == "plain":
+        model, _ = trained_demo_model(data.images[:n_train], data.target[:n_train], {**s, "family": family},
+                                      default_cache_dir())
+    else:
+        memory = joblib.Memory(default_cache_dir(), verbose=0)
+        model = memory.cache(conjunctive_classifier)(data.images[:n_train], data.target[:n_train], family, seed)
     decisions = predict_classes(model, data.images)
     rng = np.random.RandomState(0)
     labelled = np.concatenate([rng.permutation(np.flatnonzero(data.target[:n_train] == c))[:10] for c in data.dnf])
@@ -67,10 +105,14 @@ def explained_data(family, seed, n_explain=500):
     masks = np.full_like(data.masks, -1)
     masks[labelled] = data.masks[labelled]
     X = PartImages(data.images, masks, data.part_names)
-    transfer = PartLabelTransfer(backbone=model, random_state=0)
+    # Cached on disk (keyed by weights, parameters and images): reruns redo only the rules.
+    transfer = PartLabelTransfer(backbone=model, random_state=0, memory=default_cache_dir())
     X_train, X_test = transfer.fit_transform(X[explain]), transfer.transform(X[test])
     accuracy = float((decisions[test] == data.target[test]).mean())
-    return data, model, decisions[explain], decisions[test], X_train, X_test, accuracy
+    with torch.no_grad():
+        partial = torch.from_numpy(none_of_the_classes(family, 200, random_state=2))
+        partial_p = float(torch.softmax(model(partial), dim=1).max(dim=1).values.mean())
+    return data, model, decisions[explain], decisions[test], X_train, X_test, accuracy, partial_p
 
 
 def planted_figures(explainer, dnf):
@@ -134,6 +176,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--families", nargs="+", default=["disjoint", "shared"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--training", nargs="+", choices=["plain", "conjunctive"], default=["plain", "conjunctive"])
     parser.add_argument("--methods", nargs="+", default=["shapley", "msx"])
     parser.add_argument("--baselines", nargs="+", default=["zero", "mean", "blur"])
     parser.add_argument("--rule-models", nargs="+", default=list(RULE_MODELS))
@@ -144,45 +187,48 @@ def main(argv=None):
     imodels_baselines = args.imodels_baselines or args.baselines
 
     rows = []
-    header = (f"{'family':8s} {'seed':>4s} {'method':7s} {'baseline':8s} {'rule model':26s} {'fidelity':>8s} "
-              f"{'coverage':>8s} {'rules':>5s} {'conds':>5s} {'pure':>5s} {'plant':>5s} {'subs':>4s} {'json':>5s} "
-              f"{'lrn':>5s} {'empty':>5s}")
+    header = (f"{'training':11s} {'family':8s} {'seed':>4s} {'method':7s} {'baseline':8s} {'rule model':26s} "
+              f"{'fidelity':>8s} {'coverage':>8s} {'rules':>5s} {'conds':>5s} {'pure':>5s} {'plant':>5s} "
+              f"{'subs':>4s} {'json':>5s} {'lrn':>5s} {'empty':>5s}")
     print(header)
-    for family in args.families:
-        for seed in args.seeds:
-            data, model, y_train, y_test, X_train, X_test, accuracy = explained_data(family, seed)
-            dnf = {c: tuple(map(tuple, terms)) for c, terms in data.dnf.items()}
-            print(f"# {family}, seed {seed}: model accuracy {accuracy:.3f} (held-out)")
-            for baseline in args.baselines:
-                for method in args.methods:
-                    attributor = PartAttributor(model, method=method, baseline=baseline).fit(X_train)
-                    attributor.set_output(transform="pandas")
-                    F_train, F_test = attributor.transform(X_train), attributor.transform(X_test)
-                    if method == args.methods[0]:
-                        lines, _ = baseline_summary(attributor.baseline_report(X_test), data.target_names)
-                        print(f"#   {baseline} baseline, held-out: " + "; ".join(lines))
-                    for rule_model in args.rule_models:
-                        if rule_model in IMODELS_LEARNERS and baseline not in imodels_baselines:
-                            continue
-                        row = {"family": family, "seed": seed, "method": method, "baseline": baseline,
-                               "rule model": rule_model, "accuracy": accuracy}
-                        row.update(evaluate(rule_model, F_train, y_train, F_test, y_test, dnf, data.target_names))
-                        rows.append(row)
-                        print(
-                            f"{family:8s} {seed:4d} {method:7s} {baseline:8s} {rule_model:26s} {row['fidelity']:8.3f} "
-                            f"{row['coverage']:8.3f} {row['rules']:5d} {row['conditions']:5d} "
-                            f"{row['planted-only']:5.2f} {row['planted']:3d}/{len(dnf)} "
-                            f"{row['subsumed']:4.0f} {row['json']:5.2f} {row['learner']:5.2f} {row['empty']:5.2f}",
-                            flush=True,
-                        )
+    for training, family, seed in itertools.product(args.training, args.families, args.seeds):
+        data, model, y_train, y_test, X_train, X_test, accuracy, partial_p = explained_data(family, seed, training)
+        dnf = {c: tuple(map(tuple, terms)) for c, terms in data.dnf.items()}
+        print(f"# {training}, {family}, seed {seed}: model accuracy {accuracy:.3f} (held-out), "
+              f"mean top probability on images of none of the classes {partial_p:.2f}")
+        for baseline in args.baselines:
+            for method in args.methods:
+                attributor = PartAttributor(model, method=method, baseline=baseline, memory=default_cache_dir())
+                attributor.fit(X_train)
+                attributor.set_output(transform="pandas")
+                F_train, F_test = attributor.transform(X_train), attributor.transform(X_test)
+                if method == args.methods[0]:
+                    lines, _ = baseline_summary(attributor.baseline_report(X_test), data.target_names)
+                    print(f"#   {baseline} baseline, held-out: " + "; ".join(lines))
+                for rule_model in args.rule_models:
+                    if rule_model in IMODELS_LEARNERS and baseline not in imodels_baselines:
+                        continue
+                    row = {"training": training, "family": family, "seed": seed, "method": method, "baseline": baseline,
+                           "rule model": rule_model, "accuracy": accuracy, "partial p": partial_p}
+                    row.update(evaluate(rule_model, F_train, y_train, F_test, y_test, dnf, data.target_names))
+                    rows.append(row)
+                    print(
+                        f"{training:11s} {family:8s} {seed:4d} {method:7s} {baseline:8s} {rule_model:26s} "
+                        f"{row['fidelity']:8.3f} "
+                        f"{row['coverage']:8.3f} {row['rules']:5d} {row['conditions']:5d} "
+                        f"{row['planted-only']:5.2f} {row['planted']:3d}/{len(dnf)} "
+                        f"{row['subsumed']:4.0f} {row['json']:5.2f} {row['learner']:5.2f} {row['empty']:5.2f}",
+                        flush=True,
+                    )
     frame = pd.DataFrame(rows)
     if args.csv:
         frame.to_csv(args.csv, index=False)
-    keys = ["family", "method", "baseline", "rule model"]
+    keys = ["training", "family", "method", "baseline", "rule model"]
     worst = frame.groupby(keys, sort=False).agg(
         fidelity=("fidelity", "min"), coverage=("coverage", "min"), rules=("rules", "max"),
         conditions=("conditions", "max"), planted_only=("planted-only", "min"), planted=("planted", "min"),
         subsumed=("subsumed", "max"), json=("json", "min"), learner=("learner", "min"), empty=("empty", "max"),
+        partial_p=("partial p", "min"),
     ).reset_index()
     print(f"\nMinimum over seeds {args.seeds} (maximum for rules, conditions, subsumed, empty):\n")
     print("| " + " | ".join(worst.columns) + " |")

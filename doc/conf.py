@@ -22,7 +22,9 @@ autosummary_generate = True
 numpydoc_show_class_members = False
 autodoc_default_options = {
     "members": True,
-    "inherited-members": False,
+    # Methods skpartx's estimators get from skpartx mixins are documented; those from
+    # scikit-learn's bases are not (see _skip_foreign_members).
+    "inherited-members": True,
     # sklearn's generated metadata-request setters document sklearn's glossary, not ours.
     "exclude-members": "set_fit_request,set_predict_request,set_score_request,set_transform_request",
 }
@@ -48,3 +50,18 @@ sphinx_gallery_conf = {
 exclude_patterns = ["_build"]
 html_theme = "alabaster"
 html_title = f"skpartx {version}"
+
+
+def _skip_foreign_members(app, what, name, obj, skip, options):
+    """Skip class members defined outside skpartx (scikit-learn's get_params, set_output, ...)."""
+    if what != "class":
+        return None
+    function = getattr(obj, "fget", obj)
+    module = getattr(function, "__module__", None)
+    if module is not None and not module.startswith("skpartx"):
+        return True
+    return None
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_foreign_members)

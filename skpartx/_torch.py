@@ -4,12 +4,16 @@ import contextlib
 import copy
 import inspect
 import logging
+import os
+import textwrap
 import weakref
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from numbers import Integral
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import HasMethods, Interval
 
 logger = logging.getLogger("skpartx")
 
@@ -366,8 +370,72 @@ def predict_logits(model, X, batch_size=None, device="auto"):
     return np.concatenate(outputs)
 
 
+def run_constraints(*names):
+    """Parameter constraints of the run parameters the torch estimators share, for ``names``.
+
+    One definition for ``memory``, ``out_dir``, ``chunk_size``, ``device``, ``batch_size``,
+    ``random_state`` and ``verbose``, so that the estimators accept the same values.
+    """
+    constraints = {
+        "memory": [None, str, HasMethods(["cache"])],
+        "out_dir": [None, str, os.PathLike],
+        "chunk_size": [Interval(Integral, 1, None, closed="left")],
+        "device": "no_validation",
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+    return {name: constraints[name] for name in names}
+
+
+# What the run parameters shared by the torch estimators mean, written once (see run_parameters_doc).
+_RUN_PARAMETER_DOCS = {
+    "memory": ("str, joblib.Memory or None",
+               "Cache results on disk, keyed by the network's weights, the parameters and the images, so that a grid "
+               "search over later steps does not recompute them. (``Pipeline(memory=...)`` cannot cache steps "
+               "holding torch modules: pickled tensors carry memory addresses, so no two clones hash alike.)"),
+    "out_dir": ("str, path-like or None",
+                "Folder where long calls write each completed chunk of images, so that rerunning the same call after "
+                "a crash or a kill resumes from the chunks already done, with the result an uninterrupted run gives."),
+    "chunk_size": ("int",
+                   "Images processed together (one file in ``out_dir``); memory use grows with it, not with the "
+                   "number of images."),
+    "device": ("str or torch.device", '``"auto"`` uses CUDA when available.'),
+    "batch_size": ("int",
+                   "{items} per forward pass; default: as many as hold 512 images of 224 px on CUDA, 4 of 224 px on "
+                   "CPU (at most 512 / 128)."),
+    "random_state": ("int, RandomState instance or None", "{random}"),
+    "verbose": ("bool", "Show progress bars."),
+}
+
+
+def document_run_parameters(cls, names, notes=None, **fields):
+    """Write the shared run parameters ``names`` into ``cls``'s docstring at ``{run_parameters}``.
+
+    The texts are written once for all torch estimators (``_RUN_PARAMETER_DOCS``), the
+    defaults read from ``cls.__init__``; ``notes`` adds estimator-specific sentences to a
+    parameter's text, and ``fields`` fill the texts' fields (``items`` for ``batch_size``:
+    what a forward pass holds; ``random`` for ``random_state``: what it seeds).
+    """
+    defaults = inspect.signature(cls.__init__).parameters
+    notes = notes or {}
+    lines = []
+    for name in names:
+        kind, text = _RUN_PARAMETER_DOCS[name]
+        default = defaults[name].default
+        default = f'"{default}"' if isinstance(default, str) else repr(default)
+        lines.append(f"    {name} : {kind}, default={default}")
+        text = " ".join(filter(None, [text.format(**fields), notes.get(name)]))
+        lines += textwrap.wrap(text, 110, initial_indent=" " * 8, subsequent_indent=" " * 8)
+    cls.__doc__ = cls.__doc__.replace("    {run_parameters}", "\n".join(lines))
+    return cls
+
+
 class TorchEstimatorMixin:
-    """Pickling for estimators holding fitted torch modules in ``_fitted_modules``.
+    """Set-up and pickling shared by the estimators that run torch modules.
+
+    ``_fit_module`` checks a module parameter and places it on ``device_``. Fitted modules
+    are listed in ``_fitted_modules``.
 
     Modules are pickled on the CPU, so an estimator fitted on a GPU loads on a machine
     without one; on loading they move to the estimator's ``device`` where it exists
@@ -375,6 +443,32 @@ class TorchEstimatorMixin:
     """
 
     _fitted_modules = ("model_",)
+
+    def _fit_module(self, name, required=True):
+        """The module of parameter ``name`` checked and placed on the device, which sets ``device_``.
+
+        Parameters
+        ----------
+        name : str
+            The parameter, e.g. ``"model"`` or ``"backbone"``.
+        required : bool, default=True
+            Whether ``None`` is refused (with a message that says how to pass it); otherwise
+            ``None`` is returned for it.
+
+        Returns
+        -------
+        module : torch.nn.Module or None
+            In eval mode on ``device_`` (a copy if the given one had to move).
+        """
+        module = getattr(self, name)
+        if module is None:
+            if required:
+                estimator = type(self).__name__
+                raise ValueError(f"{estimator} needs the classifier to explain: {estimator}({name}=your_model).")
+            return None
+        check_module(module, name)
+        self.device_ = resolve_device(self.device)
+        return prepare_module(module, self.device_)
 
     def __getstate__(self):
         state = dict(super().__getstate__())  # object.__getstate__ returns the live __dict__

@@ -1,47 +1,47 @@
 """Local explanations of single images in terms of their parts."""
 
-import os
 import warnings
-from numbers import Integral
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import check_is_fitted
 
 from . import _games
-from ._cache import cached, estimator_fingerprint
-from ._chunks import ChunkedRun, iter_chunks, json_lists
+from ._attribution_run import AttributionRunMixin
+from ._cache import cached
 from ._coalitions import BASELINES, class_value
 from ._explanations import (
     BASELINE_WARNING_PROBABILITY,
     BASELINE_WARNING_SHARE,
     LocalExplanation,
-    baseline_table,
-    join_results,
     local_explanations,
     msx_part_shares,
     warn_about_results,
 )
 from ._features import auto_layers, check_layers
-from ._value_function import ValueFunction, baseline_results
 from ._methods import METHODS, REGISTRY, SETTINGS, methods_doc, settings_doc
-from ._part_images import as_part_images, channel_mean, check_images, require_labelled
+from ._part_images import as_part_images, channel_mean, check_fitted_parts, check_images
 from ._part_scores import as_output, decode_msx
 from ._relations import part_relations, relation_names
-from ._progress import progress_bar
 from ._torch import (
-    ModelCallError,
     TorchEstimatorMixin,
-    batch_slices,
     check_module,
+    document_run_parameters,
     predict_logits,
-    prepare_module,
-    resolve_device,
+    run_constraints,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ._part_images import PartImages
+    from ._part_scores import PartScoreArray
 
 __all__ = [
     "PartAttributor",
@@ -53,24 +53,6 @@ __all__ = [
     "msx_part_shares",
     "score_intervention",
 ]
-
-# Part of every cache and out_dir key: results of an older layout are never reused.
-_RESULT_LAYOUT = 2
-
-
-def _check_targets(target, n_images):
-    """``target`` as one class per image, or None (each image's predicted class)."""
-    if target is None:
-        return None
-    target = np.asarray(target, dtype=np.int64).reshape(-1)
-    if target.size and target.min() < 0:
-        raise ValueError(f"target holds class {int(target.min())}; classes are the model's output indices 0, 1, ...")
-    if target.size == 1:
-        target = np.repeat(target, n_images)
-    if len(target) != n_images:
-        raise ValueError(f"target must hold one class per image ({n_images}), got {len(target)}.")
-    return target
-
 
 def _check_baseline(baseline):
     """Refuse unknown baseline names; warn about the default, whose meaning changes in 0.3."""
@@ -86,7 +68,7 @@ def _check_baseline(baseline):
         )
 
 
-class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
+class PartAttributor(AttributionRunMixin, TorchEstimatorMixin, TransformerMixin, BaseEstimator):
     """Score each image's parts for the model's decision on that image.
 
     The value of a coalition of parts is the model's softmax probability (or logit) of
@@ -135,28 +117,7 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         between two parts in the image's mask ("wing above body", "window inside body",
         ...; see ``skpartx._relations``). :class:`GlobalRuleExplainer` turns them into
         relational symbols (a relation between two parts of the explanation).
-    memory : str, joblib.Memory or None, default=None
-        Cache ``transform`` results on disk, keyed by the model's weights, the parameters
-        and the images, so that a grid search over the rule step does not recompute the
-        attributions. (``Pipeline(memory=...)`` cannot cache steps holding torch modules:
-        pickled tensors carry memory addresses, so no two clones hash alike.)
-    out_dir : str, path-like or None, default=None
-        Folder where ``transform`` and ``explain`` write each completed chunk of images,
-        so that rerunning the same call after a crash or a kill resumes from the chunks
-        already done, with the result an uninterrupted run gives.
-    chunk_size : int, default=256
-        Images explained together (one engine, one random seed drawn from
-        ``random_state``, one file in ``out_dir``). Memory use grows with it, not with
-        the number of images.
-    device : str or torch.device, default="auto"
-        ``"auto"`` uses CUDA when available.
-    batch_size : int, default=None
-        Composites per forward pass; default: as many as hold 512 images of 224 px on
-        CUDA, 4 of 224 px on CPU (at most 512 / 128 composites); halved on out-of-memory.
-    random_state : int, RandomState instance or None, default=None
-        Seed for the sampling methods and permutation tests.
-    verbose : bool, default=False
-        Show progress bars.
+    {run_parameters}
 
     Attributes
     ----------
@@ -190,13 +151,7 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         "output": [StrOptions({"probability", "logit"})],
         **{name: setting.constraint for name, setting in SETTINGS.items()},
         "relations": ["boolean"],
-        "memory": [None, str, HasMethods(["cache"])],
-        "out_dir": [None, str, os.PathLike],
-        "chunk_size": [Interval(Integral, 1, None, closed="left")],
-        "device": "no_validation",
-        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
+        **run_constraints("memory", "out_dir", "chunk_size", "device", "batch_size", "random_state", "verbose"),
     }
 
     def __init__(
@@ -249,7 +204,7 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X: "PartImages", y: ArrayLike | None = None) -> "PartAttributor":
         """Prepare the model on the device and record the part names and mean colour.
 
         Parameters
@@ -262,15 +217,11 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         -------
         self : PartAttributor
         """
-        if self.model is None:
-            raise ValueError("PartAttributor needs the classifier to explain: PartAttributor(model=your_model).")
-        check_module(self.model, "model")
+        self.model_ = self._fit_module("model")
         _check_baseline(self.baseline)
         X = as_part_images(X)
         if len(X) == 0:
             raise ValueError("X contains no image; PartAttributor.fit needs at least one.")
-        self.device_ = resolve_device(self.device)
-        self.model_ = prepare_module(self.model, self.device_)
         self.part_names_ = X.part_names
         self.mean_colour_ = channel_mean(X.images)
         self.layer_ = None
@@ -288,178 +239,13 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
 
     def _check_X(self, X):
         check_is_fitted(self)
-        X = as_part_images(X)
-        if X.part_names != self.part_names_:
-            raise ValueError(
-                f"X has parts {list(X.part_names)} but the attributor was fitted on {list(self.part_names_)}."
-            )
-        require_labelled(X, "PartAttributor")
-        return X
-
-    def _value_function(self):
-        """The value function this attributor explains (see ``skpartx._value_function``)."""
-        return ValueFunction(self.model_, self._baseline(), self.output, self.device_, self.batch_size,
-                             self.mean_colour_, len(self.part_names_))
-
-    def _targets(self, X, target):
-        """One class per image of ``X``: ``target`` checked, or the model's predicted classes."""
-        target = _check_targets(target, len(X))
-        return self._value_function().predicted_classes(X) if target is None else target
-
-    def explained_classes(self, X, target=None):
-        """The class each image of ``X`` is explained for.
-
-        Parameters
-        ----------
-        X : PartImages
-        target : int or array-like of shape (n_images,), default=None
-            Class to explain per image (checked); default: the model's predicted class
-            (one forward pass over ``X``).
-
-        Returns
-        -------
-        targets : ndarray of shape (n_images,)
-        """
-        X = self._check_X(X)
-        return np.asarray(self._targets(X, target))
-
-    def coalition_engine(self, X, target=None):
-        """The coalition engine that values composites of ``X``'s images as this attributor does.
-
-        Its ``evaluate(image_idx, keep)`` gives the model's value of the explained class
-        (this attributor's ``output``) with only the kept parts of each image shown and the
-        rest replaced by the baseline; metrics and other explanations build on it.
-
-        Parameters
-        ----------
-        X : PartImages
-            Images with filled part masks and this attributor's part names.
-        target : int or array-like of shape (n_images,), default=None
-            Class to explain per image; default: the model's predicted class.
-
-        Returns
-        -------
-        engine : CoalitionEngine
-            See ``skpartx._coalitions.CoalitionEngine``.
-        """
-        X = self._check_X(X)
-        return self._value_function().engine(X, self._targets(X, target))
-
-    def _attribute_chunk(self, X, target, seed):
-        """Arrays (scores, values, targets, evaluations, baseline results, array details) and
-        lists (MSXs) of a chunk."""
-        engine, target = self._value_function().engine_and_classes(X, target)
-        baseline = baseline_results(engine)
-        parameters = {**self.get_params(deep=False), "layer": self.layer_}  # the layer as resolved in fit
-        scores, details = REGISTRY[self.method].run(engine, engine.present, np.random.RandomState(seed), parameters)
-        full, empty = engine.full_and_empty()
-        arrays = {"scores": scores, "full": full, "empty": empty, "targets": target, **baseline}
-        arrays["evaluations"] = engine.evaluations
-        lists = {}
-        for key, value in details.items():
-            (arrays if isinstance(value, np.ndarray) else lists)[key] = value
-        return arrays, json_lists(lists)
-
-    def plan_chunks(self, X):
-        """How ``transform`` splits ``X``: the checked images, their chunks and each chunk's seed.
-
-        With :meth:`attribute_chunk` and :meth:`scores_from_chunks` this lets chunks be
-        computed anywhere (e.g. on the workers of a cluster) with the result of
-        ``transform``: each chunk draws its random seed from ``random_state`` here.
-
-        Parameters
-        ----------
-        X : PartImages
-
-        Returns
-        -------
-        X : PartImages
-            ``X`` checked against the fitted part names.
-        chunks : list of slice
-            Consecutive chunks of ``chunk_size`` images.
-        seeds : ndarray of int
-            Random seed of each chunk.
-        """
-        X = self._check_X(X)
-        chunks = batch_slices(len(X), int(self.chunk_size))
-        return X, chunks, check_random_state(self.random_state).randint(2**31 - 1, size=len(chunks))
-
-    def attribute_chunk(self, X, seed, target=None):
-        """The attribution of one chunk of images, as ``transform`` computes it.
-
-        Parameters
-        ----------
-        X : PartImages
-            One chunk of the images that :meth:`plan_chunks` returned.
-        seed : int
-            The chunk's seed from :meth:`plan_chunks`.
-        target : array-like of shape (n_images,), default=None
-            Class to explain per image; default: the model's predicted class.
-
-        Returns
-        -------
-        arrays : dict of str to ndarray
-            Per-image results, one row per image (part scores or MSX codes, values of the
-            full and all-baseline images, classes, baseline probabilities, method details).
-        lists : dict of str to list
-            Per-image results that are lists (the MSXs, as part ids).
-        """
-        return self._attribute_chunk(X, _check_targets(target, len(X)), seed)
-
-    def scores_from_chunks(self, X, results):
-        """What ``transform(X)`` returns, from :meth:`attribute_chunk`'s results of the chunks
-        of :meth:`plan_chunks`, in order. Warns as ``transform`` does.
-
-        Parameters
-        ----------
-        X : PartImages
-            The images :meth:`plan_chunks` returned.
-        results : list of (dict, dict)
-            :meth:`attribute_chunk`'s result for each chunk.
-
-        Returns
-        -------
-        scores : PartScoreArray or DataFrame
-            See :meth:`transform`.
-        """
-        # Warnings point at the caller of transform_on_cluster.
-        return self._transform_output(X, join_results(results, len(self.part_names_)), stacklevel=5)
+        return check_fitted_parts(X, self.part_names_, "PartAttributor")
 
     def _with_relations(self, X, scores):
         """``scores`` followed by the relation indicators of ``X``'s masks when ``relations=True``."""
         if not self.relations:
             return scores
         return np.hstack([scores, part_relations(X.masks, len(self.part_names_)).astype(np.float64)])
-
-    def _fingerprint(self, *state):
-        """Key of everything a result depends on: parameters, fitted state and ``state``."""
-        return estimator_fingerprint(self, _RESULT_LAYOUT, self.mean_colour_, self.part_names_, self.layer_, *state)
-
-    def _attribute(self, X, target=None):
-        """Per image: scores, values, targets, evaluations, baseline results and details, chunk by chunk.
-
-        Each chunk draws its own random seed from ``random_state``, so a run resumed from
-        ``out_dir`` gives what an uninterrupted run gives.
-        """
-        X, chunks, seeds = self.plan_chunks(X)
-        target = _check_targets(target, len(X))
-        run = None
-        if self.out_dir is not None:
-            run = ChunkedRun(self.out_dir, "attribution", self._fingerprint(X, target), len(X), int(self.chunk_size))
-
-        def compute(k, loaded):
-            chunk, part = loaded
-            try:
-                return self._attribute_chunk(part, None if target is None else target[chunk], seeds[k])
-            except ModelCallError as exc:  # name the images by their position in X, not in the chunk
-                raise exc.shifted(chunk.start) from exc.cause
-
-        results, values = [], self._value_function()
-        with progress_bar(self.verbose, len(X), f"{self.method} attribution", unit="image") as bar:
-            for chunk, result in iter_chunks(chunks, compute, run, lambda c: (c, values.read(X, c))):
-                results.append(result)
-                bar.update(chunk.stop - chunk.start)
-        return join_results(results, len(self.part_names_))
 
     def _warn(self, results, stacklevel):
         """Warn as ``transform`` and ``explain`` do; ``stacklevel`` counts from here to the user's call."""
@@ -480,7 +266,7 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         # Column j holds part id j, so the rules find the background by its id, not its name.
         return as_output(scores, self.get_feature_names_out(), encoding, pandas, part_ids=range(len(self.part_names_)))
 
-    def transform(self, X):
+    def transform(self, X: "PartImages") -> "PartScoreArray | pd.DataFrame":
         """Part scores of each image's explained class (its predicted class).
 
         Parameters
@@ -515,7 +301,7 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
 
         return self._transform_output(X, cached(self.memory, self._fingerprint(X), compute))
 
-    def explain(self, X, target=None):
+    def explain(self, X: "PartImages", target: int | ArrayLike | None = None) -> list[LocalExplanation]:
         """Per-image local explanations.
 
         Parameters
@@ -537,43 +323,7 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         self._warn(results, stacklevel=3)
         return local_explanations(results, self.part_names_, self.method == "msx", self.tau)
 
-    def baseline_report(self, X, target=None):
-        """How much each explained class's explanations owe to the baseline.
-
-        The value of a coalition replaces the parts outside it by the baseline. If the
-        model already assigns a class to the all-baseline composite (every part
-        replaced), explanations of that class are hollow: even the empty set may suffice.
-        This costs one forward pass per image for its class and full-image probability,
-        and one per all-baseline composite, where images sharing one composite (the
-        ``"zero"`` and ``"mean"`` baselines, a colour or an image, on fully labelled
-        masks) share one pass.
-
-        Parameters
-        ----------
-        X : PartImages
-        target : int or array-like of shape (n_images,), default=None
-            Class to explain per image; default: the model's predicted class.
-
-        Returns
-        -------
-        report : DataFrame
-            One row per explained class (index ``"class"``), with columns
-            ``n_images``; ``baseline_probability``, the mean probability of the class on
-            its images' all-baseline composites; ``baseline_sufficient``, the share of its
-            images where the baseline alone keeps at least ``tau`` × the full image's
-            probability of the class; ``baseline_class``, the class those composites are
-            most often assigned (their arg-max), and ``baseline_class_probability``, that
-            class's mean probability on them.
-        """
-        X = self._check_X(X)
-        target = _check_targets(target, len(X))
-        parts, values = [], self._value_function()
-        for chunk in batch_slices(len(X), int(self.chunk_size)):
-            engine, targets = values.engine_and_classes(values.read(X, chunk), None if target is None else target[chunk])
-            parts.append(({"targets": np.asarray(targets), **baseline_results(engine)}, {}))
-        return baseline_table(join_results(parts, len(self.part_names_)), self.tau)
-
-    def get_feature_names_out(self, input_features=None):
+    def get_feature_names_out(self, input_features: ArrayLike | None = None) -> np.ndarray:
         """Part names (then relation names with ``relations=True``): the columns of ``transform``."""
         check_is_fitted(self)
         names = list(self.part_names_) + (relation_names(self.part_names_) if self.relations else [])
@@ -590,20 +340,29 @@ class PartAttributor(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
 PartAttributor.__doc__ = PartAttributor.__doc__.replace("{methods}", methods_doc()).replace(
     "{method_parameters}", settings_doc()
 )
+document_run_parameters(
+    PartAttributor,
+    ["memory", "out_dir", "chunk_size", "device", "batch_size", "random_state", "verbose"],
+    notes={"memory": "Caches ``transform``.", "out_dir": "Used by ``transform`` and ``explain``.",
+           "chunk_size": "A chunk shares one coalition engine and one random seed drawn from ``random_state``.",
+           "batch_size": "Halved on out-of-memory."},
+    items="Composites",
+    random="Seed for the sampling methods and permutation tests.",
+)
 
 
 def score_intervention(
-    model,
-    images,
-    target=None,
-    strengths=None,
+    model: torch.nn.Module,
+    images: ArrayLike,
+    target: int | None = None,
+    strengths: ArrayLike | None = None,
     *,
-    output="probability",
-    n_permutations=1000,
-    random_state=None,
-    device="auto",
-    batch_size=None,
-):
+    output: str = "probability",
+    n_permutations: int = 1000,
+    random_state: int | np.random.RandomState | None = None,
+    device: str | torch.device = "auto",
+    batch_size: int | None = None,
+) -> dict:
     """Score an intervention sequence made elsewhere (e.g. with an image editor) by EPGM.
 
     Parameters

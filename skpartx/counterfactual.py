@@ -16,11 +16,14 @@ most negative parts are swapped first, until the model decides for the desired c
 swapped parts are the *dominant* parts of the misclassification, the others *invariant*.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from numbers import Integral
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy import ndimage
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
@@ -30,10 +33,16 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from ._coalitions import CoalitionEngine
 from ._features import auto_layers, check_layers, iter_feature_blocks
 from ._html import table
-from ._part_images import UNLABELLED, as_part_images, require_labelled
+from ._part_images import UNLABELLED, as_part_images, check_fitted_parts, require_labelled
 from ._progress import progress_bar
 from ._shapley import shapley
-from ._torch import TorchEstimatorMixin, batch_slices, check_module, predict_logits, prepare_module, resolve_device
+from ._torch import TorchEstimatorMixin, batch_slices, document_run_parameters, predict_logits, run_constraints
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from ._part_images import PartImages
 
 
 def _box(mask):
@@ -54,7 +63,7 @@ def _map_box(coords, source, target):
     return out
 
 
-def warp_donor(query_mask, donor_image, donor_mask):
+def warp_donor(query_mask: ArrayLike, donor_image: ArrayLike, donor_mask: ArrayLike) -> np.ndarray:
     """The donor's content laid onto the query's parts, ``(C, H, W)``.
 
     Each part region of ``query_mask`` is filled from the donor by the linear map of the
@@ -144,20 +153,20 @@ class PartCounterfactual:
     n_evaluations: int = 0
 
     @property
-    def n_swapped(self):
+    def n_swapped(self) -> int:
         return len(self.swapped)
 
     @property
-    def insertion_auc(self):
+    def insertion_auc(self) -> float:
         """Area under the desired class's probability as parts are swapped in (higher: faster)."""
         return _trapezoid_auc(self.path)
 
     @property
-    def deletion_auc(self):
+    def deletion_auc(self) -> float:
         """Area under the original class's probability as parts are swapped out (lower: faster)."""
         return _trapezoid_auc(self.original_path)
 
-    def plot(self, part_names, target_names=None):
+    def plot(self, part_names: Sequence[str], target_names: Sequence[str] | None = None) -> "Figure":
         """Query, donor, counterfactual and the probability path; see
         :func:`skpartx.plotting.plot_counterfactual`."""
         from .plotting import plot_counterfactual
@@ -165,7 +174,7 @@ class PartCounterfactual:
         return plot_counterfactual(self, part_names, target_names)
 
 
-def counterfactual_metrics(counterfactuals):
+def counterfactual_metrics(counterfactuals: Sequence[PartCounterfactual]) -> dict:
     """Summary of counterfactuals: flip rate, parts swapped, insertion and deletion AUCs.
 
     Parameters
@@ -213,12 +222,7 @@ class PartCounterfactualExplainer(TorchEstimatorMixin, BaseEstimator):
         Largest number of parts for exact swap-game Shapley values; sampled beyond.
     n_samples : int, default=64
         Permutations for sampled Shapley values.
-    chunk_size : int, default=64
-        Images explained together.
-    device : str or torch.device, default="auto"
-    batch_size : int, default=None
-    random_state : int, RandomState instance or None, default=None
-    verbose : bool, default=False
+    {run_parameters}
 
     Attributes
     ----------
@@ -261,11 +265,7 @@ class PartCounterfactualExplainer(TorchEstimatorMixin, BaseEstimator):
         "n_donors": [Interval(Integral, 1, None, closed="left")],
         "max_exact_parts": [Interval(Integral, 1, 20, closed="both")],
         "n_samples": [Interval(Integral, 2, None, closed="left")],
-        "chunk_size": [Interval(Integral, 1, None, closed="left")],
-        "device": "no_validation",
-        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
+        **run_constraints("chunk_size", "device", "batch_size", "random_state", "verbose"),
     }
 
     def __init__(
@@ -306,7 +306,7 @@ class PartCounterfactualExplainer(TorchEstimatorMixin, BaseEstimator):
         return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X: "PartImages", y: ArrayLike) -> "PartCounterfactualExplainer":
         """Find the correctly classified images of ``X``: the donors.
 
         Parameters
@@ -321,19 +321,14 @@ class PartCounterfactualExplainer(TorchEstimatorMixin, BaseEstimator):
         -------
         self : PartCounterfactualExplainer
         """
-        if self.model is None:
-            raise ValueError("PartCounterfactualExplainer needs the classifier: PartCounterfactualExplainer(model=...).")
-        check_module(self.model, "model")
-        if self.backbone is not None:
-            check_module(self.backbone, "backbone")
+        self.model_ = self._fit_module("model")
+        backbone = self._fit_module("backbone", required=False)
+        self.backbone_ = self.model_ if backbone is None else backbone
         X = as_part_images(X)
         y = column_or_1d(y, warn=True)
         if len(y) != len(X):
             raise ValueError(f"y has {len(y)} labels for {len(X)} images; give one true class per image.")
         require_labelled(X, "PartCounterfactualExplainer")
-        self.device_ = resolve_device(self.device)
-        self.model_ = prepare_module(self.model, self.device_)
-        self.backbone_ = self.model_ if self.backbone is None else prepare_module(self.backbone, self.device_)
         self.layer_ = (
             check_layers(self.backbone_, self.layer)[0]
             if self.layer is not None
@@ -365,7 +360,7 @@ class PartCounterfactualExplainer(TorchEstimatorMixin, BaseEstimator):
             )
         return desired
 
-    def explain(self, X, desired):
+    def explain(self, X: "PartImages", desired: ArrayLike) -> list[PartCounterfactual]:
         """A counterfactual for each image of ``X``, towards its ``desired`` class.
 
         Parameters
@@ -384,10 +379,7 @@ class PartCounterfactualExplainer(TorchEstimatorMixin, BaseEstimator):
 
     def _explain(self, X, desired, order):
         check_is_fitted(self)
-        X = as_part_images(X)
-        if X.part_names != self.part_names_:
-            raise ValueError(f"X has parts {list(X.part_names)} but the explainer was fitted on {list(self.part_names_)}.")
-        require_labelled(X, "PartCounterfactualExplainer")
+        X = check_fitted_parts(X, self.part_names_, "PartCounterfactualExplainer")
         desired = self._check_desired(desired, len(X))
         rng = check_random_state(self.random_state)
         results = []
@@ -477,7 +469,7 @@ class PartCounterfactualExplainer(TorchEstimatorMixin, BaseEstimator):
         decisions = predict_logits(self.model_, X, self.batch_size, self.device_).argmax(axis=1)
         return X, y, np.flatnonzero(decisions != y)
 
-    def explain_misclassified(self, X, y):
+    def explain_misclassified(self, X: "PartImages", y: ArrayLike) -> tuple[np.ndarray, list[PartCounterfactual]]:
         """Counterfactuals towards the true class of every image the model gets wrong.
 
         Returns
@@ -493,7 +485,7 @@ class PartCounterfactualExplainer(TorchEstimatorMixin, BaseEstimator):
             counterfactual.index = int(wrong[counterfactual.index])
         return wrong, found
 
-    def evaluate(self, X, y):
+    def evaluate(self, X: "PartImages", y: ArrayLike) -> pd.DataFrame:
         """Counterfactual metrics on the misclassified images of ``X``, in the Shapley and a random order.
 
         Returns
@@ -507,7 +499,7 @@ class PartCounterfactualExplainer(TorchEstimatorMixin, BaseEstimator):
                 for order in ("shapley", "random")}
         return pd.DataFrame.from_dict(rows, orient="index")
 
-    def score(self, X, y):
+    def score(self, X: "PartImages", y: ArrayLike) -> float:
         """Flip rate: share of the misclassified images of ``X`` whose counterfactual reaches the true class."""
         return float(self.evaluate(X, y).loc[self.order, "flip_rate"])
 
@@ -518,6 +510,15 @@ class PartCounterfactualExplainer(TorchEstimatorMixin, BaseEstimator):
         tags.non_deterministic = self.order == "random"
         return tags
 
+
+
+document_run_parameters(
+    PartCounterfactualExplainer,
+    ["chunk_size", "device", "batch_size", "random_state", "verbose"],
+    notes={"batch_size": "Halved on out-of-memory."},
+    items="Images or composites",
+    random="Seed for the random swap order and sampled Shapley values.",
+)
 
 @dataclass
 class MisclassificationReport:
@@ -542,11 +543,11 @@ class MisclassificationReport:
     examples: dict
     part_names: tuple
 
-    def to_html(self):
+    def to_html(self) -> str:
         """The table as escaped HTML."""
         return table([tuple(row) for row in self.table.itertuples(index=False)], tuple(self.table.columns))
 
-    def plot(self, ax=None):
+    def plot(self, ax: "Axes | None" = None) -> "Figure":
         """Heat map of the mean part scores of each confusion."""
         from .plotting import plot_class_part_table
 
@@ -556,8 +557,11 @@ class MisclassificationReport:
         )
 
 
-def misclassification_report(X, y, decisions, scores, counterfactual_explainer=None, target_names=None,
-                             top_k=3, max_examples=3):
+def misclassification_report(
+    X: "PartImages", y: ArrayLike, decisions: ArrayLike, scores: ArrayLike | pd.DataFrame,
+    counterfactual_explainer: PartCounterfactualExplainer | None = None, target_names: Sequence[str] | None = None,
+    top_k: int = 3, max_examples: int = 3,
+) -> MisclassificationReport:
     """Which parts drive each confusion (true class A taken for class B).
 
     Parameters

@@ -9,9 +9,12 @@ values as exact Shapley values, so a graph costs no more model evaluations than 
 part Shapley values do.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.utils import check_random_state
 
 from . import _games
@@ -20,6 +23,12 @@ from ._progress import progress_bar
 from ._torch import batch_slices
 from ._shapley import all_coalition_values, coalitions_over, groups_by_part_count, sampled_shapley
 from .attribution import PartAttributor
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from ._part_images import PartImages
 
 
 def _image_interactions(engine, present, max_exact_parts, n_samples, rng):
@@ -44,7 +53,10 @@ def _image_interactions(engine, present, max_exact_parts, n_samples, rng):
     return phi, interactions
 
 
-def part_interactions(attributor, X, target=None, n_samples=32, random_state=None):
+def part_interactions(
+    attributor: PartAttributor, X: "PartImages", target: int | ArrayLike | None = None, n_samples: int = 32,
+    random_state: int | np.random.RandomState | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Part Shapley values and pairwise Shapley interaction indices of each image.
 
     Parameters
@@ -114,7 +126,7 @@ class InteractionGraph:
     interactions: np.ndarray
     counts: np.ndarray
 
-    def class_index(self, target):
+    def class_index(self, target: object) -> int:
         """Row of class ``target`` in ``classes``, ``importance`` and ``interactions``.
 
         Raises
@@ -127,7 +139,7 @@ class InteractionGraph:
             raise ValueError(f"class {target!r} is not in the graph; its classes are {list(self.classes)}.")
         return int(matches[0])
 
-    def edges(self, target, min_strength=0.0):
+    def edges(self, target: object, min_strength: float = 0.0) -> list[tuple[str, str, float]]:
         """``(part, part, index)`` of one class, strongest first, with ``|index| > min_strength``."""
         matrix = self.interactions[self.class_index(target)]
         i, j = np.triu_indices(len(self.part_names), k=1)
@@ -135,14 +147,17 @@ class InteractionGraph:
         order = np.argsort(-np.abs(matrix[i, j][keep]), kind="stable")
         return [(self.part_names[a], self.part_names[b], float(matrix[a, b])) for a, b in zip(i[keep][order], j[keep][order])]
 
-    def plot(self, target, ax=None, min_strength=None):
+    def plot(self, target: object, ax: "Axes | None" = None, min_strength: float | None = None) -> "Figure":
         """Draw the graph of one class; see :func:`skpartx.plotting.plot_interactions`."""
         from .plotting import plot_interactions
 
         return plot_interactions(self, target, ax=ax, min_strength=min_strength)
 
 
-def interaction_graph(attributor, X, y=None, target_names=None, n_samples=32, random_state=None):
+def interaction_graph(
+    attributor: PartAttributor, X: "PartImages", y: ArrayLike | None = None, target_names: Sequence[str] | None = None,
+    n_samples: int = 32, random_state: int | np.random.RandomState | None = None,
+) -> InteractionGraph:
     """The part interaction graph of each class.
 
     Parameters

@@ -1,12 +1,20 @@
 """Quality measures of part transfer and of global rules."""
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._part_scores import table_info
 from .attribution import msx_part_shares
 
+if TYPE_CHECKING:
+    from ._part_images import PartImages
+    from .attribution import PartAttributor
 
-def iou_per_part(true_masks, predicted_masks, n_parts):
+
+def iou_per_part(true_masks: ArrayLike, predicted_masks: ArrayLike, n_parts: int) -> np.ndarray:
     """Intersection over union of each part id over a whole set of masks.
 
     Pixels labelled -1 in ``true_masks`` are ignored. Parts absent from both the truth
@@ -30,7 +38,7 @@ def iou_per_part(true_masks, predicted_masks, n_parts):
         return np.where(union > 0, intersection / union, np.nan)
 
 
-def mean_iou(true_masks, predicted_masks, n_parts):
+def mean_iou(true_masks: ArrayLike, predicted_masks: ArrayLike, n_parts: int) -> float:
     """Mean IoU over the parts that occur in the ground truth (see :func:`iou_per_part`)."""
     iou = iou_per_part(true_masks, predicted_masks, n_parts)
     truth = np.asarray(true_masks)
@@ -72,7 +80,10 @@ def _curve_summary(curves, n_points):
     return {"fraction": grid, "curve": np.mean(resampled, axis=0), "auc": float(np.mean(aucs)), "auc_per_image": np.array(aucs)}
 
 
-def part_deletion_curve(attributor, X, scores, target=None, n_points=11):
+def part_deletion_curve(
+    attributor: "PartAttributor", X: "PartImages", scores: ArrayLike, target: int | ArrayLike | None = None,
+    n_points: int = 11,
+) -> dict:
     """Model value as an image's parts are replaced by the baseline, highest score first.
 
     A faithful attribution makes the value fall fast: lower area under the curve is
@@ -102,7 +113,10 @@ def part_deletion_curve(attributor, X, scores, target=None, n_points=11):
     return _curve_summary(_part_order_curves(attributor, X, scores, target, insertion=False), n_points)
 
 
-def part_insertion_curve(attributor, X, scores, target=None, n_points=11):
+def part_insertion_curve(
+    attributor: "PartAttributor", X: "PartImages", scores: ArrayLike, target: int | ArrayLike | None = None,
+    n_points: int = 11,
+) -> dict:
     """Model value as parts are added to an empty image, highest score first.
 
     A faithful attribution makes the value rise fast: higher area under the curve is
@@ -118,7 +132,9 @@ def _final_step(estimator, X):
     return estimator, X
 
 
-def make_rule_scorer(metric="fidelity", complexity_penalty=0.0):
+def make_rule_scorer(
+    metric: str = "fidelity", complexity_penalty: float = 0.0
+) -> Callable[[object, ArrayLike, ArrayLike], float]:
     """A scikit-learn scorer for rule explainers, optionally penalising complex rule sets.
 
     The score is ``metric - complexity_penalty * total_length``, where ``total_length``

@@ -1,8 +1,11 @@
 """Small image classifiers for demos and tests, the input normalisation wrapper, and the model's
 decisions on images (``predict_logits`` lives in ``skpartx._torch``, with the rest of the batching)."""
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 from sklearn.utils import check_random_state
 from torch import nn
 
@@ -17,6 +20,9 @@ from ._torch import (
     resolve_device,
 )
 from ._progress import progress
+
+if TYPE_CHECKING:
+    from ._part_images import PartImages
 
 
 # The normalisation torchvision and timm ImageNet models were trained with.
@@ -82,7 +88,7 @@ class NormalizedModel(nn.Module):
         self.register_buffer("std", std.view(1, -1, 1, 1))
 
     @classmethod
-    def from_image_processor(cls, model, processor):
+    def from_image_processor(cls, model: nn.Module, processor: object) -> "NormalizedModel":
         """Wrap ``model`` with the normalisation of a Hugging Face image processor.
 
         Parameters
@@ -104,7 +110,7 @@ class NormalizedModel(nn.Module):
             raise ValueError(f"the {type(processor).__name__} has no image_mean and image_std to normalise with.")
         return cls(model, mean=mean, std=std)
 
-    def forward(self, images):
+    def forward(self, images: torch.Tensor) -> Any:
         if images.shape[1] != self.mean.shape[1]:
             raise ValueError(
                 f"the images have {images.shape[1]} channels but the normalisation {self.mean.shape[1]}."
@@ -140,7 +146,7 @@ class SmallCNN(nn.Module):
         self.stage4 = nn.Sequential(nn.MaxPool2d(2), stage(4 * width, 4 * width))
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * width, n_classes))
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.normalize(x)
         x = self.stage4(self.stage3(self.stage2(self.stage1(x))))
         return self.head(x)
@@ -151,26 +157,39 @@ def _check_training_labels(y, n_images, epochs):
     y = np.asarray(y)
     if y.ndim != 1 or len(y) != n_images:
         raise ValueError(f"y must be a 1-d array with one label per image ({n_images}), got shape {y.shape}.")
-    if not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
-        raise ValueError("y must hold integer class labels 0..n_classes-1.")
+    if not np.issubdtype(y.dtype, np.integer) or y.min() < -1:
+        raise ValueError("y must hold integer class labels 0..n_classes-1 (or -1 for images of none of the classes).")
+    if y.max() < 0:
+        raise ValueError("y must hold at least one image of a class (label >= 0); -1 marks images of none.")
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs!r}.")
     return y
 
 
+def _classification_loss(logits, y):
+    """Mean cross-entropy; an image labelled -1 has the uniform distribution over classes as its target."""
+    known = y >= 0
+    if bool(known.all()):
+        return nn.functional.cross_entropy(logits, y)
+    log_p = torch.log_softmax(logits, dim=1)
+    # -mean(log p) is the cross-entropy to the uniform distribution.
+    losses = torch.where(known, -log_p.gather(1, y.clamp(min=0)[:, None])[:, 0], -log_p.mean(dim=1))
+    return losses.mean()
+
+
 def train_classifier(
-    images,
-    y,
+    images: "PartImages | ArrayLike",
+    y: ArrayLike,
     *,
-    epochs=10,
-    batch_size=64,
-    learning_rate=5e-3,
-    width=16,
-    device="auto",
-    random_state=None,
-    verbose=False,
-    model=None,
-):
+    epochs: int = 10,
+    batch_size: int = 64,
+    learning_rate: float = 5e-3,
+    width: int = 16,
+    device: str | torch.device = "auto",
+    random_state: int | None = None,
+    verbose: bool = False,
+    model: nn.Module | None = None,
+) -> nn.Module:
     """Train a :class:`SmallCNN` (or a classifier of your own) on images and labels.
 
     Uses AdamW with a one-cycle learning-rate schedule and random flips as the only
@@ -182,7 +201,9 @@ def train_classifier(
     images : PartImages or array-like of shape (N, C, H, W)
         Training images in [0, 1] (or uint8).
     y : array-like of shape (N,)
-        Integer class labels ``0..n_classes-1``.
+        Integer class labels ``0..n_classes-1``; ``-1`` marks an image of none of the classes,
+        trained towards equal class probabilities (outlier exposure, Hendrycks et al., 2019),
+        e.g. the ``incomplete`` images of :func:`~skpartx.datasets.make_part_shapes`.
     epochs : int, default=10
     batch_size : int, default=64
     learning_rate : float, default=5e-3
@@ -217,7 +238,6 @@ def train_classifier(
     steps = epochs * int(np.ceil(len(array) / batch_size))
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=learning_rate, total_steps=steps)
-    loss_fn = nn.CrossEntropyLoss()
     model.train()
     for epoch in progress(range(epochs), verbose, desc="training"):
         order = rng.permutation(len(array))
@@ -229,7 +249,7 @@ def train_classifier(
             flip = torch.from_numpy(rng.random(len(idx)) < 0.5).to(device)
             xb = torch.where(flip[:, None, None, None], xb.flip(-1), xb)
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(logits_of(forward_images(model, xb)), yb)
+            loss = _classification_loss(logits_of(forward_images(model, xb)), yb)
             loss.backward()
             optimizer.step()
             schedule.step()
@@ -238,7 +258,9 @@ def train_classifier(
     return model.eval().to("cpu")
 
 
-def predict_classes(model, X, batch_size=None, device="auto"):
+def predict_classes(
+    model: nn.Module, X: "PartImages | ArrayLike", batch_size: int | None = None, device: str | torch.device = "auto"
+) -> np.ndarray:
     """The model's decisions: the arg-max class of each image.
 
     Parameters

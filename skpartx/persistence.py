@@ -126,7 +126,7 @@ def _restricted_load(path):
             return _RestrictedUnpickler(filename, file, True).load()
 
 
-def save(estimator, path, compress=3):
+def save(estimator: BaseEstimator, path: str | os.PathLike, compress: int = 3) -> list[str]:
     """Save a fitted estimator or pipeline with joblib.
 
     Torch modules inside skpartx estimators are stored on the CPU, so a pipeline fitted
@@ -155,7 +155,7 @@ def _torch_estimators(obj):
     return [est for _, step in steps for est in _torch_estimators(step)]
 
 
-def load(path, device=None, *, trusted=False):
+def load(path: str | os.PathLike, device: str | torch.device | None = None, *, trusted: bool = False) -> BaseEstimator:
     """Load an estimator or pipeline saved with :func:`save` (or ``joblib.dump``).
 
     Loading unpickles the file, and a pickle can run code. By default only what fitted

@@ -1,8 +1,23 @@
 """Figures: part masks, part importance per class, and global rules (matplotlib)."""
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._symbols import named_parts
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from ._explanations import LocalExplanation
+    from ._part_images import PartImages
+    from .counterfactual import PartCounterfactual
+    from .interactions import InteractionGraph
+    from .rules import GlobalRuleExplainer, Rule
 
 
 def _pyplot():
@@ -11,7 +26,7 @@ def _pyplot():
     return plt
 
 
-def part_colours(n_parts):
+def part_colours(n_parts: int) -> np.ndarray:
     """One RGB colour per part id; background (id 0) is dark grey."""
     from matplotlib import colormaps
 
@@ -20,7 +35,7 @@ def part_colours(n_parts):
     return np.array(colours)
 
 
-def colour_masks(masks, n_parts):
+def colour_masks(masks: ArrayLike, n_parts: int) -> np.ndarray:
     """RGB images ``(N, H, W, 3)`` of part-id masks; unlabelled pixels (-1) are white."""
     masks = np.asarray(masks)
     palette = np.vstack([part_colours(n_parts), [1.0, 1.0, 1.0]])
@@ -35,7 +50,10 @@ def _legend(fig, part_names):
     fig.legend(handles=handles, loc="lower center", ncol=min(len(part_names), 10), frameon=False, fontsize=8)
 
 
-def plot_part_masks(images, masks, part_names, true_masks=None, titles=None, n_images=6, alpha=0.55):
+def plot_part_masks(
+    images: ArrayLike, masks: ArrayLike, part_names: Sequence[str], true_masks: ArrayLike | None = None,
+    titles: Sequence[str] | None = None, n_images: int = 6, alpha: float = 0.55,
+) -> "Figure":
     """Images with their part masks overlaid, and (optionally) the true masks beside them.
 
     Parameters
@@ -82,7 +100,10 @@ def plot_part_masks(images, masks, part_names, true_masks=None, titles=None, n_i
     return fig
 
 
-def plot_class_part_table(table, class_labels, part_names, ax=None, title="Part importance per class"):
+def plot_class_part_table(
+    table: ArrayLike, class_labels: Sequence[str], part_names: Sequence[str], ax: "Axes | None" = None,
+    title: str = "Part importance per class",
+) -> "Figure":
     """Heatmap of a class × part table of scores, each cell annotated.
 
     Returns
@@ -107,7 +128,10 @@ def plot_class_part_table(table, class_labels, part_names, ax=None, title="Part 
     return fig
 
 
-def plot_part_importance(scores, y, part_names, target_names=None, ax=None):
+def plot_part_importance(
+    scores: ArrayLike, y: ArrayLike, part_names: Sequence[str], target_names: Sequence[str] | dict | None = None,
+    ax: "Axes | None" = None,
+) -> "Figure":
     """Heatmap of the mean part score of each class's images (class × part).
 
     Parameters
@@ -131,7 +155,10 @@ def plot_part_importance(scores, y, part_names, target_names=None, ax=None):
     return plot_class_part_table(table, labels, part_names, ax=ax)
 
 
-def plot_rule_examples(X, indices, rule, alpha=0.6, parts=None):
+def plot_rule_examples(
+    X: "PartImages", indices: Sequence[int] | np.ndarray, rule: "Rule", alpha: float = 0.6,
+    parts: Sequence[str] | None = None,
+) -> "Figure":
     """Images a rule covers, the parts it names outlined in colour and the rest dimmed.
 
     Parameters
@@ -178,7 +205,7 @@ def plot_rule_examples(X, indices, rule, alpha=0.6, parts=None):
     return fig
 
 
-def plot_rules(explainer, ax=None):
+def plot_rules(explainer: "GlobalRuleExplainer", ax: "Axes | None" = None) -> "Figure":
     """Horizontal bars of each rule's coverage, annotated with its precision.
 
     Parameters
@@ -218,7 +245,7 @@ def plot_rules(explainer, ax=None):
     return fig
 
 
-def plot_miou_curve(results, ax=None):
+def plot_miou_curve(results: "pd.DataFrame | Sequence[dict]", ax: "Axes | None" = None) -> "Figure":
     """Transfer quality against the number of labelled images per class, one line per method.
 
     Parameters
@@ -255,7 +282,10 @@ def plot_miou_curve(results, ax=None):
     return fig
 
 
-def plot_local_explanation(image, mask, explanation, part_names, max_msx=3, baseline_colour=0.5, target_names=None):
+def plot_local_explanation(
+    image: ArrayLike, mask: ArrayLike, explanation: "LocalExplanation", part_names: Sequence[str], max_msx: int = 3,
+    baseline_colour: float = 0.5, target_names: Sequence[str] | None = None,
+) -> "Figure":
     """One image's explanation: the image, its parts coloured by score, and its MSXs.
 
     Parameters
@@ -308,7 +338,9 @@ def plot_local_explanation(image, mask, explanation, part_names, max_msx=3, base
     return fig
 
 
-def plot_interactions(graph, target, ax=None, min_strength=None):
+def plot_interactions(
+    graph: "InteractionGraph", target: object, ax: "Axes | None" = None, min_strength: float | None = None
+) -> "Figure":
     """A class's part interaction graph: parts on a circle, edges for interacting pairs.
 
     Nodes are sized by the part's mean absolute Shapley value for the class and filled by its
@@ -363,7 +395,9 @@ def plot_interactions(graph, target, ax=None, min_strength=None):
     return fig
 
 
-def plot_counterfactual(counterfactual, part_names, target_names=None):
+def plot_counterfactual(
+    counterfactual: "PartCounterfactual", part_names: Sequence[str], target_names: Sequence[str] | None = None
+) -> "Figure":
     """A part-swap counterfactual: the image, the donor, the counterfactual and the path.
 
     The counterfactual's swapped parts are outlined; the last panel follows the

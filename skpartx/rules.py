@@ -108,10 +108,10 @@ class Rule:
     weight: dict = field(default=None, hash=False)
 
     @property
-    def label(self):
+    def label(self) -> str:
         return self.target_name if self.target_name is not None else str(self.target)
 
-    def condition_strings(self):
+    def condition_strings(self) -> list[str]:
         """Each condition as text: a symbol's name, ``¬name``, or ``name op threshold``."""
         out = []
         for feature, op, threshold in self.conditions:
@@ -121,11 +121,11 @@ class Rule:
                 out.append(f"{feature} {op} {threshold:.3g}")
         return out
 
-    def positive_features(self):
+    def positive_features(self) -> list[str]:
         """Symbols the rule requires to be present (``== 1``)."""
         return [f for f, op, t in self.conditions if op == "==" and t == 1]
 
-    def weight_string(self):
+    def weight_string(self) -> str:
         """The weights as text (``"weights racer +0.31, flyer -0.12"``), or ``""``."""
         if not self.weight:
             return ""

@@ -1,6 +1,5 @@
 """Transfer part labels from a few labelled images to every image."""
 
-import os
 from collections.abc import Iterator
 from numbers import Integral, Real
 
@@ -9,13 +8,13 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._cache import cached, estimator_fingerprint
 from ._features import FeatureReader, resolve_layers
 from ._part_images import PartImages
-from ._torch import TorchEstimatorMixin, prepare_module, resolve_device
+from ._torch import TorchEstimatorMixin, document_run_parameters, run_constraints
 from ._transfer_checks import check_backbone, check_fit_images, check_fit_labels, check_fitted_images, labelled_images
 from ._transfer_fill import fill_in_chunks, fill_masks, least_confident
 from ._transfer_fit import feature_size, fit_probe, fit_reference_matcher
@@ -41,13 +40,7 @@ _PARAMETER_CONSTRAINTS = {
     "min_part_area": [Interval(Real, 0, 1, closed="left")],
     "hidden_units": [Interval(Integral, 0, None, closed="left")],
     "max_pixels": [Interval(Integral, 1, None, closed="left")],
-    "random_state": ["random_state"],
-    "memory": [None, str, HasMethods(["cache"])],
-    "out_dir": [None, str, os.PathLike],
-    "chunk_size": [Interval(Integral, 1, None, closed="left")],
-    "device": "no_validation",
-    "batch_size": [Interval(Integral, 1, None, closed="left"), None],
-    "verbose": ["verbose"],
+    **run_constraints("random_state", "memory", "out_dir", "chunk_size", "device", "batch_size", "verbose"),
 }
 
 
@@ -113,23 +106,7 @@ class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         Labelled pixels the probe is trained on (subsampled evenly across images).
     random_state : int, RandomState instance or None, default=None
         Seed of the probe's initialisation and pixel sampling.
-    memory : str, joblib.Memory or None, default=None
-        Cache fitting and transfer results on disk, keyed by the backbone's weights, the
-        parameters and the images, so a grid search over later steps does not redo the
-        transfer. (``Pipeline(memory=...)`` cannot: pickled tensors carry memory addresses.)
-    out_dir : str, path-like or None, default=None
-        Folder where filling masks (``transform``, ``fit_transform``) writes each
-        completed chunk of images: a rerun of the same call after a crash or a kill
-        resumes from the chunks done, and the filled masks come back as a read-only
-        memory map (``masks.npy`` in the run's folder) instead of living in RAM.
-    chunk_size : int, default=1024
-        Images per chunk written to ``out_dir``.
-    device : str or torch.device, default="auto"
-    batch_size : int, default=None
-        Images per backbone forward pass; default: as many as hold 512 images of 224 px
-        on CUDA, 4 of 224 px on CPU (at most 512 / 128 images).
-    verbose : bool, default=False
-        Show progress bars.
+    {run_parameters}
 
     Attributes
     ----------
@@ -246,8 +223,7 @@ class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         """Fit on ``X`` and return it filled, from ``memory`` when this fit was done before."""
         check_backbone(self.backbone)
         X = check_fit_images(X)
-        self.device_ = resolve_device(self.device)
-        self.backbone_ = prepare_module(self.backbone, self.device_)
+        self.backbone_ = self._fit_module("backbone")
         check_fit_labels(X, y, stacklevel=5)  # the caller of fit
         state, masks, self.confidence_ = cached(self.memory, estimator_fingerprint(self, X), lambda: self._learn(X))
         for name, value in state.items():
@@ -401,3 +377,13 @@ class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         tags.input_tags.two_d_array = False
         tags.requires_fit = True
         return tags
+
+
+document_run_parameters(
+    PartLabelTransfer,
+    ["memory", "out_dir", "chunk_size", "device", "batch_size", "verbose"],
+    notes={"memory": "Caches fitting and the transfer.",
+           "out_dir": "Used when filling masks (``transform``, ``fit_transform``); the filled masks then come back "
+                      "as a read-only memory map (``masks.npy`` in the run's folder) instead of living in RAM."},
+    items="Images",
+)

@@ -10,6 +10,7 @@ import torch
 from sklearn.pipeline import make_pipeline
 
 from skpartx import GlobalRuleExplainer, PartAttributor, PartImages, PartLabelTransfer
+from skpartx._attribution_run import AttributionRun
 from skpartx._coalitions import CoalitionEngine
 from skpartx._torch import ModelCallError
 from skpartx.datasets import make_part_shapes
@@ -139,8 +140,8 @@ def test_a_failing_batch_names_its_images_and_completed_chunks_are_kept(shapes, 
     # Fixed, the rerun computes only the missing chunks, and gives the uninterrupted result.
     attributor.model_.poison = None
     calls = []
-    original = PartAttributor._attribute_chunk
-    monkeypatch.setattr(PartAttributor, "_attribute_chunk", lambda self, *a: calls.append(1) or original(self, *a))
+    original = AttributionRun.chunk
+    monkeypatch.setattr(AttributionRun, "chunk", lambda self, *a: calls.append(1) or original(self, *a))
     scores = attributor.transform(poisoned)
     assert len(calls) == 2
     clean = PartAttributor(model, **params).fit(poisoned).transform(poisoned)

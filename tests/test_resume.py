@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from skpartx import PartAttributor, PartImages, PartLabelTransfer
+from skpartx._attribution_run import AttributionRun
 from skpartx.datasets import make_part_shapes
 from skpartx.models import SmallCNN
 from slow_model import SlowModel
@@ -79,7 +80,7 @@ def test_killed_attribution_resumes_to_the_uninterrupted_result(tmp_path, shapes
     n_chunks = len(X) // 4
 
     out_dir, done = kill_midway(tmp_path, attributor, X, "model_", delay=0.25, n_chunks=n_chunks)
-    calls = count_calls(monkeypatch, PartAttributor, "_attribute_chunk")
+    calls = count_calls(monkeypatch, AttributionRun, "chunk")
     resumed = attributor.set_params(out_dir=str(out_dir)).transform(X)
     assert len(calls) == n_chunks - done  # only the missing chunks were computed
     np.testing.assert_array_equal(resumed, expected)

@@ -116,14 +116,15 @@ def _smooth_noise(rng, n, size, cells):
     return rows[:, :, i0] * (1 - w)[None, None, :] + rows[:, :, i0 + 1] * w[None, None, :]
 
 
-def _sample_parts(rng, n_samples, dnf, distractor_rate):
+def _sample_parts(rng, n_samples, dnf, distractor_rate, incomplete=0.0):
     """Class labels and which parts each image shows, ``(n_samples, n_parts)`` bool.
 
     ``dnf[c]`` holds class c's conjunctions, each a sequence of part names. An image
     of class c shows one of c's conjunctions (chosen uniformly) plus distractors; a
     distractor is only added if it completes no other class's conjunction, so an image
     always satisfies its own class's DNF and no other's. Every image shows the
-    background and the body.
+    background and the body. A share ``incomplete`` of the images are of none of the
+    classes instead (label -1, see :func:`_sample_incomplete`).
     """
     terms = [[set(term) for term in class_terms] for class_terms in dnf]
     others = [[t for k, ts in enumerate(terms) if k != c for t in ts] for c in range(len(terms))]
@@ -142,7 +143,41 @@ def _sample_parts(rng, n_samples, dnf, distractor_rate):
             if not any(term <= candidate for term in others[c]):
                 parts = candidate
         present.append(parts)
-    return target, np.array([[name in s or name in ("background", "body") for name in PART_NAMES] for s in present])
+    present = _as_present(present)
+    if incomplete > 0:
+        # Drawn after the classes' images, so that incomplete=0 leaves the random stream as it was.
+        none = rng.random(n_samples) < incomplete
+        target[none] = -1
+        present[none] = _sample_incomplete(rng, int(none.sum()), dnf, distractor_rate)
+    return target, present
+
+
+def _as_present(part_sets):
+    """Sets of optional part names as ``(n, n_parts)`` bool; every image shows the background and the body."""
+    return np.array([[name in s or name in ("background", "body") for name in PART_NAMES] for s in part_sets],
+                    dtype=bool).reshape(len(part_sets), len(PART_NAMES))
+
+
+def _sample_incomplete(rng, n_samples, dnf, distractor_rate):
+    """Which parts each of ``n_samples`` images of none of the classes shows.
+
+    Each shows one part of a planted conjunction (chosen uniformly among all classes'
+    conjunctions) plus distractors that complete no conjunction: the partial evidence a
+    model must learn not to take for a class.
+    """
+    terms = [set(term) for class_terms in dnf for term in class_terms]
+    optional = list(PART_NAMES[2:])
+    present = []
+    for _ in range(n_samples):
+        term = sorted(terms[rng.randint(len(terms))])
+        parts = {term[rng.randint(len(term))]}
+        for p in rng.permutation(optional):
+            if p in parts or rng.random() >= distractor_rate:
+                continue
+            if not any(t <= parts | {p} for t in terms):
+                parts = parts | {p}
+        present.append(parts)
+    return _as_present(present)
 
 
 def _object_frames(rng, n, size, yy, xx):
@@ -227,7 +262,8 @@ def _render_blocks(rng, target, present, size, n_classes, spurious, noise, spuri
     return images, masks
 
 
-def _check_args(family, n_samples, image_size, n_classes, spurious, spurious_classes, distractor_rate, noise):
+def _check_args(family, n_samples, image_size, n_classes, spurious, spurious_classes, distractor_rate, noise,
+                incomplete):
     """Checked arguments of :func:`make_part_shapes`: the classes' DNF and the classes that may get the cue."""
     if not isinstance(family, str) or family not in FAMILIES:
         raise ValueError(f"family must be one of {sorted(FAMILIES)}, got {family!r}.")
@@ -243,6 +279,8 @@ def _check_args(family, n_samples, image_size, n_classes, spurious, spurious_cla
             raise ValueError(f"{name} must be in [0, 1], got {value!r}.")
     if noise < 0:
         raise ValueError(f"noise must be non-negative, got {noise!r}.")
+    if not 0.0 <= incomplete < 1.0:
+        raise ValueError(f"incomplete must be in [0, 1), got {incomplete!r}.")
     cue_classes = np.arange(n_classes) if spurious_classes is None else np.asarray(spurious_classes)
     if not np.isin(cue_classes, np.arange(n_classes)).all():
         raise ValueError(f"spurious_classes must be class labels 0..{n_classes - 1}, got {spurious_classes!r}.")
@@ -278,17 +316,16 @@ def make_part_shapes(
     spurious_classes: Sequence[int] | None = None,
     distractor_rate: float = 0.5,
     noise: float = 0.02,
+    incomplete: float = 0.0,
     random_state: int | np.random.RandomState | None = None,
 ) -> Bunch:
     """Generate images of objects built from parts, with exact part masks.
 
-    Each object is a body with parts (head, wing, tail, wheel, horn, leg, fin, and a
-    window inside the body) in a random pose (position, rotation, mirror, scale), with
-    jittered colours and textures, on a textured background. Each class is defined by
-    planted rules over the parts, a disjunction of conjunctions of two parts (``dnf``).
-    Images also show distractor parts, chosen so that they never complete a conjunction
-    of another class: every image satisfies its own class's rules and no other's, and
-    no single part decides a class.
+    Each object is a body with parts (head, wing, tail, wheel, horn, leg, fin, and a window inside the body)
+    in a random pose (position, rotation, mirror, scale), with jittered colours and textures, on a textured
+    background. Each class is defined by planted rules over the parts, a disjunction of conjunctions of two
+    parts (``dnf``). Images also show distractor parts that never complete another class's conjunction: every
+    image satisfies its own class's rules and no other's, and no single part decides a class.
 
     Parameters
     ----------
@@ -301,15 +338,14 @@ def make_part_shapes(
     family : {"disjoint", "shared"}, default="disjoint"
         Which planted rules define the classes.
 
-        - ``"disjoint"``: each class is one conjunction of two parts of its own: flyer = head ∧ wing,
-          racer = tail ∧ wheel, charger = horn ∧ leg, diver = fin ∧ window.
-        - ``"shared"``: classes share parts and some have two alternatives: glider = head ∧ wing,
-          rover = wheel ∧ tail ∨ wheel ∧ wing, beast = horn ∧ leg ∨ head ∧ fin,
-          boat = fin ∧ window ∨ tail ∧ leg. Head, wing, tail, leg and fin each belong to the rules of two classes.
-          An image shows one of its class's conjunctions, chosen uniformly.
+        - ``"disjoint"``: each class is one conjunction of two parts of its own: flyer = head ∧ wing, racer =
+          tail ∧ wheel, charger = horn ∧ leg, diver = fin ∧ window.
+        - ``"shared"``: classes share parts and some have two alternatives: glider = head ∧ wing, rover =
+          wheel ∧ tail ∨ wheel ∧ wing, beast = horn ∧ leg ∨ head ∧ fin, boat = fin ∧ window ∨ tail ∧ leg.
+          Head, wing, tail, leg and fin each belong to the rules of two classes. An image shows one of its
+          class's conjunctions, chosen uniformly.
     spurious : float in [0, 1], default=0.0
-        Probability that an image's background takes its class's hue instead of a random one. Above 0 the
-        background becomes a shortcut a model can learn.
+        Probability that an image's background takes its class's hue instead of a random one: a shortcut.
     spurious_classes : sequence of int, default=None
         Classes whose background takes their hue under ``spurious``; ``None``: all. A shortcut for some classes
         only (say, flyers before blue skies) is one that rules can single out.
@@ -317,21 +353,23 @@ def make_part_shapes(
         Probability with which each admissible distractor part is added.
     noise : float, default=0.02
         Standard deviation of additive Gaussian pixel noise.
+    incomplete : float in [0, 1), default=0.0
+        Share of images of none of the classes (``target`` −1), showing one part of a planted conjunction: they
+        teach a model that a class needs a whole conjunction (see :func:`~skpartx.models.train_classifier`).
     random_state : int, RandomState instance or None, default=None
-        Seed for reproducible data. For a given seed the ``"disjoint"`` family is the same data as before
-        ``family`` existed.
+        Seed; for a given seed the ``"disjoint"`` family is the same data as before ``family`` existed.
 
     Returns
     -------
     data : :class:`~sklearn.utils.Bunch`
-        ``images`` (n_samples, 3, H, W) float32 in [0, 1]; ``masks`` (n_samples, H, W) int32 part ids
-        (0 = background); ``target`` (n_samples,) int class labels; ``part_names`` tuple
-        (``part_names[0] == "background"``); ``target_names``; ``family``; ``dnf`` dict class label → tuple of
-        conjunctions, each a tuple of part names, whose disjunction defines the class (the same form for both
-        families); ``rules`` the planted rules: for ``"disjoint"`` dict class label → tuple of the two part
-        names that define the class, for ``"shared"`` the same as ``dnf``; ``present`` (n_samples, n_parts)
-        bool, which parts each image shows (has pixels in ``masks``); ``spurious_classes`` tuple of the
-        classes given the background cue (empty when ``spurious == 0``).
+        ``images`` (n_samples, 3, H, W) float32 in [0, 1]; ``masks`` (n_samples, H, W) int32 part ids (0 =
+        background); ``target`` (n_samples,) int class labels, −1 for images of none of the classes (see
+        ``incomplete``); ``part_names`` tuple (``part_names[0] == "background"``); ``target_names``; ``family``;
+        ``dnf`` dict class label → tuple of conjunctions, each a tuple of part names, whose disjunction defines
+        the class (the same form for both families); ``rules`` the planted rules: for ``"disjoint"`` dict class
+        label → tuple of the two part names that define the class, for ``"shared"`` the same as ``dnf``;
+        ``present`` (n_samples, n_parts) bool, which parts each image shows (has pixels in ``masks``);
+        ``spurious_classes`` tuple of the classes given the background cue (empty when ``spurious == 0``).
 
     Examples
     --------
@@ -339,12 +377,12 @@ def make_part_shapes(
     >>> data = make_part_shapes(8, image_size=32, random_state=0)
     >>> data.images.shape, data.masks.shape, data.rules[0], data.dnf[0]
     ((8, 3, 32, 32), (8, 32, 32), ('head', 'wing'), (('head', 'wing'),))
-    >>> shared = make_part_shapes(8, image_size=32, family="shared", random_state=0)
-    >>> shared.target_names, shared.rules[1]
-    (('glider', 'rover', 'beast', 'boat'), (('wheel', 'tail'), ('wheel', 'wing')))
+    >>> make_part_shapes(8, image_size=32, family="shared", random_state=0).rules[1]
+    (('wheel', 'tail'), ('wheel', 'wing'))
     """
-    dnf, cue = _check_args(family, n_samples, image_size, n_classes, spurious, spurious_classes, distractor_rate, noise)
+    dnf, cue = _check_args(family, n_samples, image_size, n_classes, spurious, spurious_classes, distractor_rate,
+                           noise, incomplete)
     rng = check_random_state(random_state)
-    target, present = _sample_parts(rng, int(n_samples), list(dnf.values()), distractor_rate)
+    target, present = _sample_parts(rng, int(n_samples), list(dnf.values()), distractor_rate, incomplete)
     images, masks = _render_blocks(rng, target, present, int(image_size), n_classes, spurious, noise, cue)
     return _part_shapes_bunch(images, masks, target, family, dnf, cue if spurious > 0 else ())
