@@ -216,11 +216,15 @@ def as_image_array(X):
     return X.images if isinstance(X, PartImages) else check_images(X, "X")
 
 
-def check_fitted_parts(X, part_names, consumer):
-    """``X`` as ``PartImages`` with the fitted ``part_names`` and every image labelled; a clear error otherwise."""
+def check_fitted_parts(X, part_names, consumer, fitted):
+    """``X`` as ``PartImages`` with the fitted ``part_names`` and every image labelled; a clear error otherwise.
+
+    ``consumer`` names the estimator (``"PartAttributor"``), ``fitted`` what was fitted in the
+    error's words (``"the attributor"``).
+    """
     X = as_part_images(X)
     if X.part_names != tuple(part_names):
-        raise ValueError(f"X has parts {list(X.part_names)} but {consumer} was fitted on {list(part_names)}.")
+        raise ValueError(f"X has parts {list(X.part_names)} but {fitted} was fitted on {list(part_names)}.")
     require_labelled(X, consumer)
     return X
 

@@ -239,7 +239,7 @@ class PartAttributor(AttributionRunMixin, TorchEstimatorMixin, TransformerMixin,
 
     def _check_X(self, X):
         check_is_fitted(self)
-        return check_fitted_parts(X, self.part_names_, "PartAttributor")
+        return check_fitted_parts(X, self.part_names_, "PartAttributor", "the attributor")
 
     def _with_relations(self, X, scores):
         """``scores`` followed by the relation indicators of ``X``'s masks when ``relations=True``."""

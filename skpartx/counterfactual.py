@@ -379,7 +379,7 @@ class PartCounterfactualExplainer(TorchEstimatorMixin, BaseEstimator):
 
     def _explain(self, X, desired, order):
         check_is_fitted(self)
-        X = check_fitted_parts(X, self.part_names_, "PartCounterfactualExplainer")
+        X = check_fitted_parts(X, self.part_names_, "PartCounterfactualExplainer", "the explainer")
         desired = self._check_desired(desired, len(X))
         rng = check_random_state(self.random_state)
         results = []

@@ -319,7 +319,7 @@ ERROR_CASES = {
     "attributor-other-part-names": (
         lambda c: (lambda: c["attributor"].transform(PartImages(c["images"], c["masks"], ["bg", "a", "b"])),
                    [c["masks"]]),
-        ValueError, r"X has parts \['bg', 'a', 'b'\] but PartAttributor was fitted on \['background', 'head', 'wing'\]",
+        ValueError, r"X has parts \['bg', 'a', 'b'\] but the attributor was fitted on \['background', 'head', 'wing'\]",
     ),
     "explain-target-unseen-class": (
         lambda c: (lambda: c["attributor"].explain(c["X"], target=99), [c["X"]]),
