@@ -8,7 +8,7 @@ def plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-def display_name(target, target_names=None):
+def display_name(target, target_names=None, unnamed="{}"):
     """The display name of a class: its ``target_names`` entry, or the label as text.
 
     Parameters
@@ -17,19 +17,21 @@ def display_name(target, target_names=None):
         A class label.
     target_names : sequence or dict, default=None
         Indexed by class label: a sequence for labels ``0..K-1``, or a dict.
+    unnamed : str, default="{}"
+        Format of the label for a class without a name (e.g. ``"class {}"``).
 
     Returns
     -------
     name : str
     """
     if isinstance(target_names, dict):
-        return str(target_names[target]) if target in target_names else str(target)
+        return str(target_names[target]) if target in target_names else unnamed.format(target)
     if target_names is not None:
         try:
             return str(target_names[int(target)])
         except (ValueError, TypeError, IndexError):
             pass
-    return str(target)
+    return unnamed.format(target)
 
 
 def unique_names(names):

@@ -33,6 +33,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from ._coalitions import CoalitionEngine
 from ._features import auto_layers, check_layers, iter_feature_blocks
 from ._html import table
+from ._labels import display_name
 from ._part_images import UNLABELLED, as_part_images, check_fitted_parts, require_labelled
 from ._progress import progress_bar
 from ._shapley import shapley
@@ -596,7 +597,7 @@ def misclassification_report(
             f"{len(scores)}."
         )
     names = list(X.part_names)
-    label = lambda c: str(target_names[c]) if target_names is not None else str(c)  # noqa: E731
+    label = lambda c: display_name(c, target_names)  # noqa: E731
     wrong = y != decisions
     confusions = sorted({(a, b) for a, b in zip(y[wrong].tolist(), decisions[wrong].tolist())},
                         key=lambda ab: -int(((y == ab[0]) & (decisions == ab[1])).sum()))

@@ -18,6 +18,7 @@ from numpy.typing import ArrayLike
 from sklearn.utils import check_random_state
 
 from . import _games
+from ._labels import display_name
 from ._part_images import as_part_images
 from ._progress import progress_bar
 from ._torch import batch_slices
@@ -184,7 +185,7 @@ def interaction_graph(
     return InteractionGraph(
         part_names=tuple(attributor.part_names_),
         classes=classes,
-        class_labels=[str(target_names[c]) if target_names is not None else str(c) for c in classes],
+        class_labels=[display_name(c, target_names) for c in classes],
         importance=np.stack([shapley[r].mean(axis=0) for r in rows]),
         interactions=np.stack([interactions[r].mean(axis=0) for r in rows]),
         counts=np.array([int(r.sum()) for r in rows]),

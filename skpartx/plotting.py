@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._labels import display_name
 from ._symbols import named_parts
 
 if TYPE_CHECKING:
@@ -24,6 +25,12 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def _rgb_pictures(images: ArrayLike) -> np.ndarray:
+    """Images as matplotlib shows them: ``(..., C, H, W)`` to ``(..., H, W, 3)``, grey repeated to RGB."""
+    pictures = np.moveaxis(np.asarray(images), -3, -1)
+    return np.repeat(pictures, 3, axis=-1) if pictures.shape[-1] == 1 else pictures
 
 
 def part_colours(n_parts: int) -> np.ndarray:
@@ -78,9 +85,7 @@ def plot_part_masks(
     n = min(n_images, len(images))
     rows = 2 + (true_masks is not None)
     fig, axes = plt.subplots(rows, n, figsize=(1.8 * n, 1.9 * rows + 0.5), squeeze=False)
-    pictures = np.asarray(images[:n]).transpose(0, 2, 3, 1)
-    if pictures.shape[-1] == 1:
-        pictures = np.repeat(pictures, 3, axis=-1)
+    pictures = _rgb_pictures(images[:n])
     overlay = colour_masks(masks[:n], len(part_names))
     for j in range(n):
         axes[0, j].imshow(pictures[j])
@@ -151,7 +156,7 @@ def plot_part_importance(
     scores, y = np.asarray(scores, dtype=float), np.asarray(y)
     classes = np.unique(y)
     table = np.stack([scores[y == c].mean(axis=0) for c in classes])
-    labels = [str(target_names[c]) if target_names is not None else str(c) for c in classes]
+    labels = [display_name(c, target_names) for c in classes]
     return plot_class_part_table(table, labels, part_names, ax=ax)
 
 
@@ -188,8 +193,7 @@ def plot_rule_examples(
     n = max(len(indices), 1)
     fig, axes = plt.subplots(1, n, figsize=(1.9 * n, 2.4), squeeze=False)
     for ax, i in zip(axes[0], indices):
-        picture = X.images[i].transpose(1, 2, 0)
-        picture = np.repeat(picture, 3, axis=-1) if picture.shape[-1] == 1 else picture
+        picture = _rgb_pictures(X.images[i])
         keep = np.isin(X.masks[i], ids)[..., None]
         shown = np.where(keep, picture, (1 - alpha) * picture + alpha * 0.5)
         ax.imshow(shown)
@@ -308,15 +312,13 @@ def plot_local_explanation(
     fig : matplotlib.figure.Figure
     """
     plt = _pyplot()
-    picture = np.asarray(image).transpose(1, 2, 0)
-    if picture.shape[-1] == 1:
-        picture = np.repeat(picture, 3, axis=-1)
+    picture = _rgb_pictures(image)
     mask = np.asarray(mask)
     sets = list(explanation.msx)[:max_msx]
     fig, axes = plt.subplots(1, 2 + len(sets), figsize=(2.6 * (2 + len(sets)) + 0.8, 2.9), squeeze=False)
     axes = axes[0]
     axes[0].imshow(picture)
-    label = target_names[explanation.target] if target_names is not None else f"class {explanation.target}"
+    label = display_name(explanation.target, target_names, unnamed="class {}")
     axes[0].set_title(f"{label}\nvalue {explanation.full_score:.2f}", fontsize=9)
     scores = np.array([explanation.scores.get(name, 0.0) for name in part_names])
     limit = np.abs(scores).max() or 1.0
@@ -415,7 +417,7 @@ def plot_counterfactual(
     fig : matplotlib.figure.Figure
     """
     plt = _pyplot()
-    label = (lambda c: str(target_names[c])) if target_names is not None else (lambda c: f"class {c}")
+    label = lambda c: display_name(c, target_names, unnamed="class {}")  # noqa: E731
     cf = counterfactual
     fig, axes = plt.subplots(1, 4, figsize=(13, 3.3), gridspec_kw={"width_ratios": [1, 1, 1, 1.6]})
     swapped = np.isin(cf.query_mask, [list(part_names).index(name) for name in cf.swapped])
@@ -425,8 +427,7 @@ def plot_counterfactual(
         (cf.image, f"counterfactual: {label(cf.desired_class) if cf.flipped else 'not flipped'}"),
     )
     for ax, (image, title) in zip(axes, panels):
-        picture = np.asarray(image).transpose(1, 2, 0)
-        ax.imshow(np.repeat(picture, 3, axis=-1) if picture.shape[-1] == 1 else picture)
+        ax.imshow(_rgb_pictures(image))
         ax.set_title(title, fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])

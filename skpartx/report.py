@@ -11,6 +11,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._html import table
+from ._labels import display_name
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -231,7 +232,7 @@ def _rule_figures(save, X, decisions, rules, scores, true_masks, target_names, n
     figures = []
     n_show = min(8, len(X))
     decisions = np.asarray(decisions)
-    titles = [target_names[d] if target_names is not None else str(d) for d in decisions[:n_show]]
+    titles = [display_name(d, target_names) for d in decisions[:n_show]]
     shown_truth = None if true_masks is None else np.asarray(true_masks)[:n_show]
     save(
         plot_part_masks(X.images[:n_show], X.masks[:n_show], X.part_names, shown_truth, titles),
