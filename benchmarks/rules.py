@@ -60,7 +60,7 @@ from skpartx import GlobalRuleExplainer, PartAttributor, PartImages, PartLabelTr
 from skpartx._imodels import IMODELS_LEARNERS
 from skpartx.datasets import make_part_shapes
 from skpartx.demo import DEMO_SETTINGS, default_cache_dir, trained_demo_model
-from skpartx.models import train_classifier
+from skpartx.models import predict_logits, train_classifier
 from skpartx.report import baseline_summary
 from skpartx.rules import apply_rules
 
@@ -109,9 +109,8 @@ def explained_data(family, seed, training="plain", n_explain=500):
     transfer = PartLabelTransfer(backbone=model, random_state=0, memory=default_cache_dir())
     X_train, X_test = transfer.fit_transform(X[explain]), transfer.transform(X[test])
     accuracy = float((decisions[test] == data.target[test]).mean())
-    with torch.no_grad():
-        partial = torch.from_numpy(none_of_the_classes(family, 200, random_state=2))
-        partial_p = float(torch.softmax(model(partial), dim=1).max(dim=1).values.mean())
+    logits = predict_logits(model, none_of_the_classes(family, 200, random_state=2))
+    partial_p = float(torch.softmax(torch.from_numpy(logits), dim=1).max(dim=1).values.mean())
     return data, model, decisions[explain], decisions[test], X_train, X_test, accuracy, partial_p
 
 

@@ -109,6 +109,12 @@ def _padded_part_ids(part_ids, n_columns):
     return ids + (None,) * (n_columns - len(ids))
 
 
+def _frame_attrs(F):
+    """The ``attrs`` of a DataFrame-like ``F`` (columns and a dict of attributes), else None."""
+    attrs = getattr(F, "attrs", None)
+    return attrs if getattr(F, "columns", None) is not None and isinstance(attrs, dict) else None
+
+
 def table_info(F):
     """The column names and encoding a score table carries.
 
@@ -124,10 +130,9 @@ def table_info(F):
     encoding : {"scores", "msx"} or None
         None when ``F`` does not say.
     """
-    columns = getattr(F, "columns", None)
-    attrs = getattr(F, "attrs", None)
-    if columns is not None and isinstance(attrs, dict):  # a DataFrame
-        names = [str(c) for c in columns] if all(isinstance(c, str) for c in columns) else None
+    attrs = _frame_attrs(F)
+    if attrs is not None:
+        names = [str(c) for c in F.columns] if all(isinstance(c, str) for c in F.columns) else None
         return names, attrs.get(ENCODING_KEY)
     if isinstance(F, PartScoreArray):
         names = F.feature_names
@@ -151,8 +156,8 @@ def column_part_ids(F):
         One entry per column: its part id, or None for a column that holds no part (a
         relation, or a DataFrame column renamed since). None when ``F`` does not say.
     """
-    attrs = getattr(F, "attrs", None)
-    if getattr(F, "columns", None) is not None and isinstance(attrs, dict):  # a DataFrame
+    attrs = _frame_attrs(F)
+    if attrs is not None:
         ids = attrs.get(PART_IDS_KEY)
         return None if ids is None else [ids.get(str(c)) for c in F.columns]
     if isinstance(F, PartScoreArray) and F.part_ids is not None and F.ndim == 2 and len(F.part_ids) == F.shape[1]:

@@ -101,9 +101,7 @@ def guided_filter(guide, source, radius, eps=1e-3, subsample=1):
     # channels-last ones would stream all of them on every pass (1.5x slower, same values).
     if subsample > 1:
         full_guide = full_guide.contiguous(memory_format=torch.channels_last)
-    filtered = torch.addcmul(models[:, c * p :], models[:, :p], full_guide[:, :1])
-    if subsample > 1:
-        filtered = filtered.contiguous(memory_format=torch.channels_last)
+    filtered = torch.addcmul(models[:, c * p :], models[:, :p], full_guide[:, :1])  # laid out as its inputs
     for channel in range(1, c):
         filtered.addcmul_(models[:, channel * p : (channel + 1) * p], full_guide[:, channel : channel + 1])
     return filtered

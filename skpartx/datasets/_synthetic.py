@@ -128,21 +128,13 @@ def _sample_parts(rng, n_samples, dnf, distractor_rate, incomplete=0.0):
     """
     terms = [[set(term) for term in class_terms] for class_terms in dnf]
     others = [[t for k, ts in enumerate(terms) if k != c for t in ts] for c in range(len(terms))]
-    optional = list(PART_NAMES[2:])
     target = rng.permutation(np.arange(n_samples) % len(dnf))
     present = []
     for c in target:
         # Single-conjunction classes draw no choice, which keeps the disjoint family's
         # random stream, and so its data, as it was before families existed.
         own = terms[c][rng.randint(len(terms[c]))] if len(terms[c]) > 1 else terms[c][0]
-        parts = set(own)
-        for p in rng.permutation(optional):
-            if p in parts or rng.random() >= distractor_rate:
-                continue
-            candidate = parts | {p}
-            if not any(term <= candidate for term in others[c]):
-                parts = candidate
-        present.append(parts)
+        present.append(_with_distractors(rng, set(own), others[c], distractor_rate))
     present = _as_present(present)
     if incomplete > 0:
         # Drawn after the classes' images, so that incomplete=0 leaves the random stream as it was.
@@ -166,18 +158,22 @@ def _sample_incomplete(rng, n_samples, dnf, distractor_rate):
     model must learn not to take for a class.
     """
     terms = [set(term) for class_terms in dnf for term in class_terms]
-    optional = list(PART_NAMES[2:])
     present = []
     for _ in range(n_samples):
         term = sorted(terms[rng.randint(len(terms))])
-        parts = {term[rng.randint(len(term))]}
-        for p in rng.permutation(optional):
-            if p in parts or rng.random() >= distractor_rate:
-                continue
-            if not any(t <= parts | {p} for t in terms):
-                parts = parts | {p}
-        present.append(parts)
+        present.append(_with_distractors(rng, {term[rng.randint(len(term))]}, terms, distractor_rate))
     return _as_present(present)
+
+
+def _with_distractors(rng, parts, forbidden, distractor_rate):
+    """``parts`` plus distractors: each other optional part, in random order, with probability
+    ``distractor_rate``, unless it would complete one of the ``forbidden`` conjunctions."""
+    for p in rng.permutation(list(PART_NAMES[2:])):
+        if p in parts or rng.random() >= distractor_rate:
+            continue
+        if not any(term <= parts | {p} for term in forbidden):
+            parts = parts | {p}
+    return parts
 
 
 def _object_frames(rng, n, size, yy, xx):
