@@ -14,6 +14,10 @@ parts are the query's own and all others are the donor's. A part with a very neg
 value is one whose own appearance holds the decision away from the desired class, so the
 most negative parts are swapped first, until the model decides for the desired class. The
 swapped parts are the *dominant* parts of the misclassification, the others *invariant*.
+
+The warping geometry lives in ``skpartx._warp``, the misclassification report in
+``skpartx._misclassification`` and the summary metrics in :mod:`skpartx.metrics`; all are
+importable from here.
 """
 
 from collections.abc import Sequence
@@ -24,81 +28,35 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from scipy import ndimage
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ._coalitions import CoalitionEngine
+from ._curves import trapezoid_auc
 from ._features import auto_layers, check_layers, iter_feature_blocks
-from ._html import table
-from ._labels import display_name
+from ._misclassification import MisclassificationReport, misclassification_report
 from ._part_images import UNLABELLED, as_part_images, check_fitted_parts, require_labelled
 from ._progress import progress_bar
 from ._shapley import shapley
 from ._torch import TorchEstimatorMixin, batch_slices, document_run_parameters, predict_logits, run_constraints
+from ._warp import warp_donor
+from .metrics import counterfactual_metrics
 
 if TYPE_CHECKING:
-    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
     from ._part_images import PartImages
 
-
-def _box(mask):
-    """``(top, bottom, left, right)`` of the True pixels (inclusive), or None."""
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    if not len(rows):
-        return None
-    return rows[0], rows[-1], cols[0], cols[-1]
-
-
-def _map_box(coords, source, target):
-    """Coordinates ``(2, n)`` in box ``target`` mapped linearly onto box ``source``."""
-    out = np.empty_like(coords, dtype=np.float64)
-    for axis, (t0, t1, s0, s1) in enumerate(((target[0], target[1], source[0], source[1]),
-                                             (target[2], target[3], source[2], source[3]))):
-        scale = (s1 - s0 + 1) / (t1 - t0 + 1)
-        out[axis] = s0 - 0.5 + (coords[axis] - t0 + 0.5) * scale
-    return out
-
-
-def warp_donor(query_mask: ArrayLike, donor_image: ArrayLike, donor_mask: ArrayLike) -> np.ndarray:
-    """The donor's content laid onto the query's parts, ``(C, H, W)``.
-
-    Each part region of ``query_mask`` is filled from the donor by the linear map of the
-    query part's box onto the donor's box of the same part; the background and parts the
-    donor does not show use the map of the query object's box (all non-background parts)
-    onto the donor object's box, and the identity when either image has no object.
-    Unlabelled query pixels (-1) keep the donor pixel at the same place. Sampling is
-    bilinear.
-    """
-    query_mask, donor_mask = np.asarray(query_mask), np.asarray(donor_mask)
-    donor_image = np.asarray(donor_image, dtype=np.float32)
-    out = donor_image.copy()
-    objects = (_box(query_mask > 0), _box(donor_mask > 0))
-    for part in np.unique(query_mask):
-        if part == UNLABELLED:
-            continue
-        coords = np.array(np.nonzero(query_mask == part), dtype=np.float64)
-        boxes = (_box(query_mask == part), _box(donor_mask == part)) if part > 0 else (None, None)
-        if boxes[1] is None:
-            boxes = objects
-        if boxes[0] is not None and boxes[1] is not None:
-            coords = _map_box(coords, boxes[1], boxes[0])
-        rows, cols = np.nonzero(query_mask == part)
-        for channel in range(len(out)):
-            out[channel, rows, cols] = ndimage.map_coordinates(donor_image[channel], coords, order=1, mode="nearest")
-    return out
-
-
-def _trapezoid_auc(curve):
-    """Area under ``curve`` sampled evenly on [0, 1]."""
-    curve = np.asarray(curve, dtype=np.float64)
-    if len(curve) < 2:
-        return float(curve[0]) if len(curve) else float("nan")
-    return float(np.trapezoid(curve, dx=1.0 / (len(curve) - 1)))
+__all__ = [
+    "MisclassificationReport",
+    "PartCounterfactual",
+    "PartCounterfactualExplainer",
+    "counterfactual_metrics",
+    "misclassification_report",
+    "warp_donor",
+]
 
 
 @dataclass
@@ -160,12 +118,12 @@ class PartCounterfactual:
     @property
     def insertion_auc(self) -> float:
         """Area under the desired class's probability as parts are swapped in (higher: faster)."""
-        return _trapezoid_auc(self.path)
+        return trapezoid_auc(self.path)
 
     @property
     def deletion_auc(self) -> float:
         """Area under the original class's probability as parts are swapped out (lower: faster)."""
-        return _trapezoid_auc(self.original_path)
+        return trapezoid_auc(self.original_path)
 
     def plot(self, part_names: Sequence[str], target_names: Sequence[str] | None = None) -> "Figure":
         """Query, donor, counterfactual and the probability path; see
@@ -173,33 +131,6 @@ class PartCounterfactual:
         from .plotting import plot_counterfactual
 
         return plot_counterfactual(self, part_names, target_names)
-
-
-def counterfactual_metrics(counterfactuals: Sequence[PartCounterfactual]) -> dict:
-    """Summary of counterfactuals: flip rate, parts swapped, insertion and deletion AUCs.
-
-    Parameters
-    ----------
-    counterfactuals : sequence of PartCounterfactual
-
-    Returns
-    -------
-    metrics : dict
-        ``n_images``; ``flip_rate``; ``mean_swapped`` (parts swapped per image; an image
-        that never flips counts all its parts); ``mean_swapped_flipped`` (over flipped
-        images); mean ``insertion_auc`` and ``deletion_auc``.
-    """
-    flipped = np.array([c.flipped for c in counterfactuals], dtype=bool)
-    swapped = np.array([c.n_swapped for c in counterfactuals], dtype=np.float64)
-    mean = lambda values: float(np.mean(values)) if len(values) else float("nan")  # noqa: E731
-    return {
-        "n_images": len(counterfactuals),
-        "flip_rate": mean(flipped),
-        "mean_swapped": mean(swapped),
-        "mean_swapped_flipped": mean(swapped[flipped]),
-        "insertion_auc": mean([c.insertion_auc for c in counterfactuals]),
-        "deletion_auc": mean([c.deletion_auc for c in counterfactuals]),
-    }
 
 
 class PartCounterfactualExplainer(TorchEstimatorMixin, BaseEstimator):
@@ -524,112 +455,3 @@ document_run_parameters(
     items="Images or composites",
     random="Seed for the random swap order and sampled Shapley values.",
 )
-
-
-@dataclass
-class MisclassificationReport:
-    """Which parts drive each confusion of the model, with example counterfactuals.
-
-    Attributes
-    ----------
-    table : pandas.DataFrame
-        One row per confusion (true class taken for predicted class): ``images``, the
-        ``driving parts`` (highest mean part score for the predicted class over those
-        images) and, with counterfactuals, the ``swapped parts`` that most often undo the
-        confusion and the ``flip rate``.
-    part_scores : pandas.DataFrame
-        Mean part score for the predicted class, one row per confusion.
-    examples : dict
-        ``(true, predicted)`` → list of :class:`PartCounterfactual`.
-    part_names : tuple of str
-    """
-
-    table: pd.DataFrame
-    part_scores: pd.DataFrame
-    examples: dict
-    part_names: tuple
-
-    def to_html(self) -> str:
-        """The table as escaped HTML."""
-        return table([tuple(row) for row in self.table.itertuples(index=False)], tuple(self.table.columns))
-
-    def plot(self, ax: "Axes | None" = None) -> "Figure":
-        """Heat map of the mean part scores of each confusion."""
-        from .plotting import plot_class_part_table
-
-        return plot_class_part_table(
-            self.part_scores.to_numpy(), list(self.part_scores.index), list(self.part_names), ax=ax,
-            title="Part scores for the wrong class, per confusion",
-        )
-
-
-def misclassification_report(
-    X: "PartImages", y: ArrayLike, decisions: ArrayLike, scores: ArrayLike | pd.DataFrame,
-    counterfactual_explainer: PartCounterfactualExplainer | None = None, target_names: Sequence[str] | None = None,
-    top_k: int = 3, max_examples: int = 3,
-) -> MisclassificationReport:
-    """Which parts drive each confusion (true class A taken for class B).
-
-    Parameters
-    ----------
-    X : PartImages
-        The images with filled part masks.
-    y : array-like of shape (n_images,)
-        True classes.
-    decisions : array-like of shape (n_images,)
-        The model's classes (e.g. :func:`skpartx.predict_classes`).
-    scores : array-like or DataFrame of shape (n_images, n_parts)
-        Part scores of each image for the model's class, e.g. ``PartAttributor.transform``
-        (relation columns after the parts are ignored).
-    counterfactual_explainer : fitted PartCounterfactualExplainer, default=None
-        When given, up to ``max_examples`` misclassified images per confusion get a
-        counterfactual towards their true class.
-    target_names : sequence of str, default=None
-    top_k : int, default=3
-        Parts named per confusion.
-    max_examples : int, default=3
-
-    Returns
-    -------
-    report : MisclassificationReport
-    """
-    X = as_part_images(X)
-    y, decisions = column_or_1d(y), column_or_1d(decisions)
-    scores = np.asarray(scores, dtype=np.float64)[:, : len(X.part_names)]
-    if not (len(y) == len(decisions) == len(scores) == len(X)):
-        raise ValueError(
-            f"X, y, decisions and scores must describe the same images; got {len(X)}, {len(y)}, {len(decisions)}, "
-            f"{len(scores)}."
-        )
-    names = list(X.part_names)
-    label = lambda c: display_name(c, target_names)  # noqa: E731
-    wrong = y != decisions
-    confusions = sorted({(a, b) for a, b in zip(y[wrong].tolist(), decisions[wrong].tolist())},
-                        key=lambda ab: -int(((y == ab[0]) & (decisions == ab[1])).sum()))
-    rows, mean_scores, examples = [], [], {}
-    for true_class, predicted in confusions:
-        members = np.flatnonzero((y == true_class) & (decisions == predicted))
-        mean = scores[members].mean(axis=0)
-        mean_scores.append(mean)
-        driving = [names[p] for p in np.argsort(-mean, kind="stable")[:top_k] if mean[p] > 0]
-        row = {"true class": label(true_class), "taken for": label(predicted), "images": len(members),
-               "driving parts": ", ".join(driving)}
-        if counterfactual_explainer is not None:
-            found = counterfactual_explainer.explain(X[members[:max_examples]], true_class)
-            for counterfactual, index in zip(found, members[:max_examples]):
-                counterfactual.index = int(index)
-            examples[(true_class, predicted)] = found
-            tally = pd.Series([part for c in found if c.flipped for part in c.swapped], dtype=object).value_counts()
-            row["swapped parts"] = ", ".join(tally.index[:top_k])
-            row["flip rate"] = f"{np.mean([c.flipped for c in found]):.2f}"
-        rows.append(row)
-    columns = ["true class", "taken for", "images", "driving parts"] + (
-        ["swapped parts", "flip rate"] if counterfactual_explainer is not None else []
-    )
-    index = [f"{r['true class']} → {r['taken for']}" for r in rows]
-    return MisclassificationReport(
-        table=pd.DataFrame(rows, columns=columns),
-        part_scores=pd.DataFrame(np.array(mean_scores).reshape(-1, len(names)), index=index, columns=names),
-        examples=examples,
-        part_names=tuple(names),
-    )

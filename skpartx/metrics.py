@@ -1,17 +1,19 @@
-"""Quality measures of part transfer and of global rules."""
+"""Quality measures of part transfer, part attributions, counterfactuals and global rules."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._curves import trapezoid_auc
 from ._part_scores import table_info
 from .attribution import msx_part_shares
 
 if TYPE_CHECKING:
     from ._part_images import PartImages
     from .attribution import PartAttributor
+    from .counterfactual import PartCounterfactual
 
 
 def iou_per_part(true_masks: ArrayLike, predicted_masks: ArrayLike, n_parts: int) -> np.ndarray:
@@ -76,7 +78,7 @@ def _curve_summary(curves, n_points):
     for curve in curves:
         fraction = np.linspace(0.0, 1.0, len(curve))
         resampled.append(np.interp(grid, fraction, curve))
-        aucs.append(float(np.sum(0.5 * (curve[1:] + curve[:-1]) * np.diff(fraction))))  # trapezoid rule
+        aucs.append(trapezoid_auc(curve))
     return {"fraction": grid, "curve": np.mean(resampled, axis=0), "auc": float(np.mean(aucs)), "auc_per_image": np.array(aucs)}
 
 
@@ -123,6 +125,33 @@ def part_insertion_curve(
     better. See :func:`part_deletion_curve` for the parameters and result.
     """
     return _curve_summary(_part_order_curves(attributor, X, scores, target, insertion=True), n_points)
+
+
+def counterfactual_metrics(counterfactuals: "Sequence[PartCounterfactual]") -> dict:
+    """Summary of counterfactuals: flip rate, parts swapped, insertion and deletion AUCs.
+
+    Parameters
+    ----------
+    counterfactuals : sequence of PartCounterfactual
+
+    Returns
+    -------
+    metrics : dict
+        ``n_images``; ``flip_rate``; ``mean_swapped`` (parts swapped per image; an image
+        that never flips counts all its parts); ``mean_swapped_flipped`` (over flipped
+        images); mean ``insertion_auc`` and ``deletion_auc``.
+    """
+    flipped = np.array([c.flipped for c in counterfactuals], dtype=bool)
+    swapped = np.array([c.n_swapped for c in counterfactuals], dtype=np.float64)
+    mean = lambda values: float(np.mean(values)) if len(values) else float("nan")  # noqa: E731
+    return {
+        "n_images": len(counterfactuals),
+        "flip_rate": mean(flipped),
+        "mean_swapped": mean(swapped),
+        "mean_swapped_flipped": mean(swapped[flipped]),
+        "insertion_auc": mean([c.insertion_auc for c in counterfactuals]),
+        "deletion_auc": mean([c.deletion_auc for c in counterfactuals]),
+    }
 
 
 def _final_step(estimator, X):
