@@ -253,17 +253,26 @@ def sample_pixels(features, masks, max_pixels, seed):
 def drop_small_parts(proba, min_area):
     """Zero the probability of parts that win less than ``min_area`` of an image's pixels.
 
-    ``proba`` is ``(B, P, H, W)``, zeroed in place and returned; the pixels of a dropped part go to their next most
+    ``proba`` is ``(B, P, H, W)``, zeroed in place; the pixels of a dropped part go to their next most
     probable part. Repeated until no part is small, since pixels handed on can make
     another small winner (at most P rounds; the most probable part always stays).
+
+    Returns
+    -------
+    proba : tensor (B, P, H, W)
+        The same tensor.
+    winners : tensor (B, H, W), int64
+        The most probable part of every pixel of the returned ``proba``, which the check
+        needs anyway and callers would otherwise compute again.
     """
     b, p, h, w = proba.shape
     for _ in range(p):
-        winners = proba.max(dim=1).indices.flatten(1)  # max is ~10x faster than argmax over NCHW channels
-        area = torch.zeros(b, p, device=proba.device).scatter_add_(1, winners, torch.ones_like(winners, dtype=torch.float32))
+        winners = proba.max(dim=1).indices  # max is ~10x faster than argmax over NCHW channels
+        flat = winners.flatten(1)
+        area = torch.zeros(b, p, device=proba.device).scatter_add_(1, flat, torch.ones_like(flat, dtype=torch.float32))
         area /= h * w  # (B, P)
         small = (area > 0) & (area < min_area)
         if not small.any():
-            break
+            return proba, winners
         proba = proba.masked_fill_(small[:, :, None, None], 0.0)
-    return proba
+    return proba, proba.max(dim=1).indices

@@ -10,6 +10,7 @@ import numpy as np
 
 from ._chunks import ChunkedRun, iter_chunks
 from ._part_images import UNLABELLED
+from ._transfer_proba import most_probable_parts
 
 
 def fill_masks(X, iter_proba):
@@ -19,8 +20,10 @@ def fill_masks(X, iter_proba):
     ----------
     X : PartImages
     iter_proba : callable
-        ``iter_proba(images) -> iterable of (slice, proba)`` with ``proba`` a tensor
-        ``(batch, P, H, W)`` of part probabilities of the images in ``slice``.
+        ``iter_proba(images) -> iterable of (slice, proba, winners)`` with ``proba`` a tensor
+        ``(batch, P, H, W)`` of part probabilities of the images in ``slice`` and
+        ``winners`` their most probable parts or ``None`` (see
+        :func:`~skpartx._transfer_proba.refine_proba`).
 
     Returns
     -------
@@ -33,9 +36,9 @@ def fill_masks(X, iter_proba):
     unlabelled = masks == UNLABELLED
     todo = np.flatnonzero(unlabelled.reshape(len(X), -1).any(axis=1))
     if len(todo):
-        for batch, proba in iter_proba(X.images[todo]):
+        for batch, proba, winners in iter_proba(X.images[todo]):
             rows = todo[batch]
-            best, winner = proba.max(dim=1)
+            best, winner = most_probable_parts(proba, winners)
             best, winner = best.cpu().numpy(), winner.cpu().numpy().astype(np.int32)
             missing = unlabelled[rows]
             masks[rows] = np.where(missing, winner, masks[rows])

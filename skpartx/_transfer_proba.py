@@ -57,6 +57,9 @@ def refine_proba(proba, images, device, refine="guided", refine_radius=None, min
     -------
     proba : tensor (B, P, H, W)
         Summing to 1 over parts at every pixel.
+    winners : tensor (B, H, W) or None
+        The most probable part of every pixel when the clean-up found it
+        (``min_part_area > 0``), else ``None``; see :func:`most_probable_parts`.
     """
     size = images.shape[2:]
     if refine == "guided":
@@ -67,14 +70,15 @@ def refine_proba(proba, images, device, refine="guided", refine_radius=None, min
     elif tuple(proba.shape[2:]) != tuple(size):
         proba = F.interpolate(proba, size=size, mode="bilinear", align_corners=False)
     # In place from here on: at full resolution every pass over the maps is memory-bound.
-    proba = proba.clamp_(min=0)
+    proba, winners = proba.clamp_(min=0), None
     if min_part_area > 0:
-        proba = drop_small_parts(proba, min_part_area)
-    return proba.div_(proba.sum(dim=1, keepdim=True).clamp_(min=1e-8))
+        proba, winners = drop_small_parts(proba, min_part_area)
+    # Dividing by each pixel's positive sum keeps its most probable part.
+    return proba.div_(proba.sum(dim=1, keepdim=True).clamp_(min=1e-8)), winners
 
 
 def iter_part_proba(reader, matcher, images, refine="guided", refine_radius=None, min_part_area=0.0, verbose=False):
-    """Yield ``(slice, proba)``: the part probabilities of consecutive images, on the device.
+    """Yield ``(slice, proba, winners)``: the part probabilities of consecutive images, on the device.
 
     Parameters
     ----------
@@ -91,6 +95,8 @@ def iter_part_proba(reader, matcher, images, refine="guided", refine_radius=None
     indices : slice
         Images of ``images`` in this chunk.
     proba : tensor (chunk, P, H, W)
+    winners : tensor (chunk, H, W) or None
+        See :func:`refine_proba`.
     """
     budget = CHUNK_PIXELS["cuda" if reader.device.type == "cuda" else "cpu"]
     chunk = max(1, budget // int(np.prod(images.shape[2:])))
@@ -100,6 +106,16 @@ def iter_part_proba(reader, matcher, images, refine="guided", refine_radius=None
                 with inference_context(reader.device):
                     sub = batch_images[part]
                     proba = coarse_proba(reader, matcher, sub, [block[part] for block in blocks])
-                    proba = refine_proba(proba, sub, reader.device, refine, refine_radius, min_part_area)
-                yield slice(batch.start + part.start, batch.start + part.stop), proba
+                    proba, winners = refine_proba(proba, sub, reader.device, refine, refine_radius, min_part_area)
+                yield slice(batch.start + part.start, batch.start + part.stop), proba, winners
                 bar.update(part.stop - part.start)
+
+
+def most_probable_parts(proba, winners=None):
+    """Each pixel's most probable part and its probability, ``(B, H, W)`` each.
+
+    ``winners`` from :func:`refine_proba`, when it has them, spare a pass over all maps.
+    """
+    if winners is None:
+        return proba.max(dim=1)
+    return proba.gather(1, winners[:, None]).squeeze(1), winners

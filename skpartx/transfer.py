@@ -18,7 +18,7 @@ from ._torch import TorchEstimatorMixin, document_run_parameters, run_constraint
 from ._transfer_checks import check_backbone, check_fit_images, check_fit_labels, check_fitted_images, labelled_images
 from ._transfer_fill import fill_in_chunks, fill_masks, least_confident
 from ._transfer_fit import feature_size, fit_probe, fit_reference_matcher
-from ._transfer_proba import iter_part_proba
+from ._transfer_proba import iter_part_proba, most_probable_parts
 from .metrics import iou_per_part, mean_iou
 
 METHODS = ("probe", "knn", "hpf")
@@ -263,7 +263,7 @@ class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         return check_fitted_images(X, self.image_shape_, self.part_names_)
 
     def _iter_proba(self, images):
-        """``(slice, proba)`` of consecutive images, proba a tensor on the device."""
+        """``(slice, proba, winners)`` of consecutive images, tensors on the device (see ``iter_part_proba``)."""
         return iter_part_proba(
             self._reader(), self.matcher_, images, self.refine, self.refine_radius, self.min_part_area, self.verbose
         )
@@ -277,14 +277,14 @@ class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
             Images of ``X`` in this batch.
         proba : ndarray of shape (batch, n_parts, H, W), float32
         """
-        for batch, proba in self._iter_proba(self.check_images(X).images):
+        for batch, proba, _ in self._iter_proba(self.check_images(X).images):
             yield batch, proba.cpu().numpy()
 
     def predict_proba(self, X: PartImages) -> np.ndarray:
         """Per-pixel part probabilities, ``(N, n_parts, H, W)`` float32."""
         X = self.check_images(X)
         out = np.empty((len(X), len(self.part_names_), *X.shape[2:]), dtype=np.float32)
-        for batch, proba in self._iter_proba(X.images):
+        for batch, proba, _ in self._iter_proba(X.images):
             out[batch] = proba.cpu().numpy()
         return out
 
@@ -292,8 +292,8 @@ class PartLabelTransfer(TorchEstimatorMixin, TransformerMixin, BaseEstimator):
         """Transferred part ids of every pixel, ``(N, H, W)`` int32 (given labels are not used)."""
         X = self.check_images(X)
         out = np.empty((len(X), *X.shape[2:]), dtype=np.int32)
-        for batch, proba in self._iter_proba(X.images):
-            out[batch] = proba.max(dim=1).indices.cpu().numpy()
+        for batch, proba, winners in self._iter_proba(X.images):
+            out[batch] = most_probable_parts(proba, winners)[1].cpu().numpy()
         return out
 
     def _fill(self, X):
