@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from ._explanations import LocalExplanation
     from ._part_images import PartImages
+    from .compare import ComparisonReport
     from .counterfactual import PartCounterfactual
     from .interactions import InteractionGraph
     from .rules import GlobalRuleExplainer, Rule
@@ -129,6 +130,48 @@ def plot_class_part_table(
         ax.text(c, r, f"{value:.2f}", ha="center", va="center", fontsize=7)
     fig.colorbar(image, ax=ax, label="mean part score")
     ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_part_shifts(report: "ComparisonReport", ax: "Axes | None" = None) -> "Figure":
+    """Class × part heat map of a comparison's shifts (B − A); cells not flagged are greyed out.
+
+    Flagged cells keep their colour (red: the part weighs more in B, blue: less) and show
+    the shift with its interval; untested cells (too few images) are left blank.
+
+    Parameters
+    ----------
+    report : skpartx.compare.ComparisonReport
+    ax : matplotlib Axes, default=None
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    plt = _pyplot()
+    shift = report.shift_table("shift").to_numpy(dtype=float)
+    flagged = report.shift_table("flagged").to_numpy(dtype=bool)
+    tested = report.shift_table("tested").to_numpy(dtype=bool)
+    low, high = report.shift_table("low").to_numpy(dtype=float), report.shift_table("high").to_numpy(dtype=float)
+    parts, classes = list(report.part_names), list(report.class_names)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(0.9 * len(parts) + 2.5, 0.6 * len(classes) + 1.8))
+    else:
+        fig = ax.figure
+    limit = np.nanmax(np.abs(np.where(tested, shift, np.nan)), initial=0.0) or 1.0
+    image = ax.imshow(np.where(flagged, shift, np.nan), cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
+    ax.imshow(np.where(tested & ~flagged, 1.0, np.nan), cmap="Greys", vmin=0, vmax=5, aspect="auto")
+    for (r, c), value in np.ndenumerate(shift):
+        if flagged[r, c]:  # white on the darkest cells, so that every flagged value stays legible
+            ax.text(c, r, f"{value:+.2f}\n[{low[r, c]:+.2f}, {high[r, c]:+.2f}]", ha="center", va="center", fontsize=6.5,
+                    color="white" if abs(value) > 0.6 * limit else "black")
+        elif tested[r, c]:
+            ax.text(c, r, f"{value:+.2f}", ha="center", va="center", fontsize=6.5, color="#888888")
+    ax.set_xticks(range(len(parts)), parts, rotation=45, ha="right")
+    ax.set_yticks(range(len(classes)), classes)
+    fig.colorbar(image, ax=ax, label=f"shift of the mean part score ({report.names[1]} − {report.names[0]})")
+    ax.set_title(f"Part shifts beyond ±{report.margin:g} (grey: within the margin or not significant)", fontsize=9)
     fig.tight_layout()
     return fig
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._html import table
+from ._html import STYLE, table
 from ._labels import display_name
 
 if TYPE_CHECKING:
@@ -21,13 +21,7 @@ if TYPE_CHECKING:
     from .rules import GlobalRuleExplainer, RuleVerification
 
 
-_STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 60em; color: #222; }
-table { border-collapse: collapse; margin: 1em 0; }
-th, td { border-bottom: 1px solid #ddd; padding: 0.3em 0.8em; text-align: left; }
-th { background: #f4f4f4; }
-img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
-"""
+
 
 
 def write_html_report(
@@ -65,7 +59,7 @@ def write_html_report(
     path : str
     """
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"]
-    parts.append(f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>")
+    parts.append(f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>")
     parts += [f"<p>{html.escape(note)}</p>" for note in notes]
     parts.append("<h2>Summary</h2>")
     parts.append(table([(k, f"{v:.3f}" if isinstance(v, float) else v) for k, v in summary.items()], ("measure", "value")))

@@ -20,6 +20,7 @@ import html
 import json
 import os
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 from typing import TYPE_CHECKING
@@ -395,8 +396,8 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
         self._check_current()
         return self.symbol_space_.transform(validate_data(self, F, reset=False, dtype=np.float64))
 
-    def _firing(self, F, rules=None):
-        """Bool ``(n_images, n_rules)``: which of ``rules`` (default: ``rules_``) fire on ``F``."""
+    def firing(self, F: ArrayLike, rules: "Sequence[Rule] | None" = None) -> np.ndarray:
+        """Bool ``(n_images, n_rules)``: which of ``rules`` (default: ``rules_``) fire on the images of ``F``."""
         symbols = self._symbols(F)
         return self.symbol_space_.firing(symbols, [r.conditions for r in (rules or self.rules_)])
 
@@ -407,7 +408,7 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
 
     def predict(self, F: ArrayLike) -> np.ndarray:
         """The model decision the rules give each image of ``F`` (see ``decision_``)."""
-        decided, _ = self._decide(self._firing(F))
+        decided, _ = self._decide(self.firing(F))
         return self.classes_[decided]
 
     def score(self, F: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> float:
@@ -423,14 +424,14 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
     def coverage(self, F: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> float:
         """Share of images decided (``decision_``) by a rule of the model's decided class ``y``:
         never for two classes, and never through the default class."""
-        classes, by_rule = self._decide(self._firing(F))
+        classes, by_rule = self._decide(self.firing(F))
         covered = by_rule & (self.classes_[classes] == np.asarray(y))
         return float(np.average(covered, weights=sample_weight)) if len(covered) else 0.0
 
     def verify(self, F: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> RuleVerification:
         """The rules checked on images ``F`` (decisions ``y``) they were not learnt from: a :class:`RuleVerification` of
         held-out statistics per rule beside the training ones, and the held-out fidelity and coverage."""
-        firing, y = self._firing(F), np.asarray(y)
+        firing, y = self.firing(F), np.asarray(y)
         weights = _check_sample_weight(sample_weight, firing, dtype=np.float64, ensure_non_negative=True)
         table = verification_table(self.rules_, firing, y, self.classes_, weights)
         classes, by_rule = self._decide(firing)
@@ -507,7 +508,7 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
         of that index in ``rules_``, fires on, its parts highlighted; ``F`` as given to :meth:`fit`."""
         check_is_fitted(self)
         rule = self.rules_[rule] if isinstance(rule, (int, np.integer)) else rule
-        fired = self._firing(F, [rule])[:, 0]
+        fired = self.firing(F, [rule])[:, 0]
         return plotting.plot_rule_examples(X, np.flatnonzero(fired)[:n_images], rule, parts=self.rule_parts(rule))
 
     def __sklearn_tags__(self):

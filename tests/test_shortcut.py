@@ -2,23 +2,11 @@
 
 import json
 
-import numpy as np
-import pytest
 import torch
 
 from skpartx import GlobalRuleExplainer, PartAttributor, PartImages, predict_classes
 from skpartx.datasets import make_part_shapes
 from skpartx.models import train_classifier
-
-
-@pytest.fixture(scope="module")
-def shortcut_case():
-    """Flyers always before backgrounds of their own hue; other classes on random hues."""
-    data = make_part_shapes(1800, image_size=40, spurious=1.0, spurious_classes=[0], random_state=0)
-    torch.manual_seed(0)
-    model = train_classifier(data.images[:1600], data.target[:1600], epochs=8, random_state=0)
-    X = PartImages(data.images[1600:], data.masks[1600:], data.part_names)
-    return data, model, X
 
 
 def rules_of(model, X, target_names):

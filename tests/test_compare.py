@@ -1,0 +1,142 @@
+"""What changed: comparisons of two models, and of one model on two slices, end to end."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from skpartx import PartAttributor
+from skpartx.compare import DEFAULT_MARGIN, ComparisonReport, compare_models, compare_slices
+
+N_IMAGES = 160  # of the held-out images: enough for every class to be tested (>= 10 each)
+
+
+@pytest.fixture(scope="module")
+def held_out(full_X, test_slice):
+    return full_X[test_slice][:N_IMAGES]
+
+
+@pytest.fixture(scope="module")
+def shortcut_comparison(model, shortcut_case):
+    """The clean model (A) against the one trained with a background shortcut for flyers (B),
+    on images drawn as the shortcut model's were (flyers before backgrounds of their hue)."""
+    shortcut_data, shortcut_model, X = shortcut_case
+    return compare_models(model, shortcut_model, X, names=("clean", "shortcut"), n_bootstrap=1000,
+                          random_state=0, target_names=shortcut_data.target_names)
+
+
+def test_a_model_against_itself_changes_nothing(model, held_out):
+    report = compare_models(model, model, held_out, n_bootstrap=200, random_state=0)
+    assert report.agreement == 1.0 and len(report.disagreements) == 0
+    np.testing.assert_array_equal(report.shifts["shift"], 0.0)
+    assert not report.shifts["flagged"].any()
+    assert set(report.rules["change"]) == {"kept"}
+    np.testing.assert_allclose(report.rules["precision A"], report.rules["precision B"])
+    assert report.fidelity["A"] == report.fidelity["B"]
+
+
+def test_the_shortcut_shows_as_a_background_shift_with_its_sign(shortcut_comparison, shortcut_case):
+    report = shortcut_comparison
+    n_images = len(shortcut_case[2])
+    assert report.mode == "models" and report.n_images == (n_images, n_images)
+    flagged = report.flagged()
+    # The shortcut model decides "flyer" on the all-baseline composite (measured: 100% of the
+    # flyers' composites with the mean baseline, 94% blurred, 98% black): flyer is its default,
+    # and the background's hue is what tells the other classes from it. So the shortcut shows
+    # as the background rising in other classes (0.16-0.49 measured, three classes), and the
+    # report says why every flyer part falls rather than leaving the reader to guess.
+    background_up = flagged[(flagged["part"] == "background") & (flagged["direction"] == "up")]
+    assert len(background_up) >= 1 and (background_up["class"] != "flyer").all(), report.report()
+    assert (background_up["low"] > DEFAULT_MARGIN).all()
+    assert report.baseline.loc["flyer", "shortcut"] >= 0.5 > report.baseline.loc["flyer", "clean"]
+    assert any("shortcut decides flyer on the baseline alone" in note for note in report.notes)
+    flyer = report.shifts[(report.shifts["class"] == "flyer") & report.shifts["flagged"]]
+    assert (flyer["direction"] == "down").all()
+    # Every flag is beyond the margin with its interval, and its sign matches the interval.
+    assert ((flagged["low"] > report.margin) | (flagged["high"] < -report.margin)).all()
+    assert ((flagged["direction"] == "up") == (flagged["shift"] > 0)).all()
+    # The two models disagree on some images; the agreement is what the decisions say.
+    assert 0 < report.agreement < 1
+    assert report.disagreements["images"].sum() == round((1 - report.agreement) * n_images)
+
+
+def test_rules_are_matched_by_conditions_and_checked_on_both_sides(shortcut_comparison):
+    rules = shortcut_comparison.rules
+    assert set(rules["change"]) <= {"kept", "lost", "gained"}
+    for _, row in rules.iterrows():
+        for side in ("clean", "shortcut"):
+            assert 0 <= row[f"precision {side}"] <= 1 or np.isnan(row[f"precision {side}"])
+        # The interval is about the difference B − A and contains the observed difference.
+        difference = row["coverage shortcut"] - row["coverage clean"]
+        assert row["coverage low"] - 1e-9 <= difference <= row["coverage high"] + 1e-9
+    # A kept rule is one both sides learnt: the same class and conditions appear once.
+    assert not rules.duplicated(["class", "rule"]).any()
+
+
+def test_report_formats_say_the_same_thing(shortcut_comparison, tmp_path):
+    report = shortcut_comparison
+    data = json.loads(report.report("json"))
+    assert data["names"] == ["clean", "shortcut"] and data["mode"] == "models"
+    assert len(data["shifts"]) == len(report.class_names) * len(report.part_names)
+    assert sum(row["flagged"] for row in data["shifts"]) == int(report.shifts["flagged"].sum())
+    text = report.report()
+    assert f"beyond ±{DEFAULT_MARGIN:g}" in text and "family-wise error rate 0.05" in text
+    for _, row in report.flagged().iterrows():
+        assert f"{row['part']}: " in text and f"shift {row['shift']:+.3f}" in text
+    assert report.report("markdown").startswith("# Comparison of clean and shortcut")
+    with pytest.raises(ValueError, match="format must be"):
+        report.report("pdf")
+
+
+def test_html_report_has_side_by_side_tables_and_the_heat_map(shortcut_comparison, tmp_path):
+    report = shortcut_comparison
+    path = report.write(tmp_path / "out")
+    page = open(path, encoding="utf-8").read()
+    assert page.startswith("<!DOCTYPE html>")
+    # One rule table per side and class, the summary, the flagged shifts, the disagreements.
+    assert page.count("<table class='rules'>") == 2 * len(report.class_names)
+    assert page.count("<h3 class='class'>") == len(report.class_names)
+    for name in report.class_names:
+        assert f"Class {name}</h3>" in page
+    assert "decision agreement" in page and "Part shifts beyond the margin" in page
+    assert "<img src='shifts.png'" in page and (tmp_path / "out" / "shifts.png").stat().st_size > 5000
+    lost = report.rules[report.rules["change"] == "lost"]
+    assert page.count("text-decoration:line-through") == len(lost)
+    assert json.loads((tmp_path / "out" / "comparison.json").read_text())["n_images"] == list(report.n_images)
+    # The heat map: flagged cells coloured and annotated with their interval, the rest greyed.
+    figure = report.plot_shifts()
+    ax = figure.axes[0]
+    coloured, grey = ax.images
+    flagged = report.shift_table("flagged").to_numpy(dtype=bool)
+    assert np.array_equal(~np.isnan(np.asarray(coloured.get_array(), dtype=float)), flagged)
+    assert (~np.isnan(np.asarray(grey.get_array(), dtype=float)) == (report.shift_table("tested").to_numpy(bool) & ~flagged)).all()
+    intervals = [t for t in ax.texts if re.search(r"\[[-+]\d", t.get_text())]
+    assert len(intervals) == flagged.sum()
+
+
+def test_two_random_halves_of_one_model_flag_nothing(model, held_out):
+    rng = np.random.default_rng(0)
+    order = rng.permutation(N_IMAGES)
+    half_a, half_b = held_out[np.sort(order[: N_IMAGES // 2])], held_out[np.sort(order[N_IMAGES // 2 :])]
+    report = compare_slices(model, half_a, half_b, n_bootstrap=500, random_state=0, min_images=5)
+    assert report.mode == "slices" and report.agreement is None and report.disagreements is None
+    assert report.n_images == (N_IMAGES // 2, N_IMAGES // 2)
+    assert not report.shifts["flagged"].any(), report.report()
+    assert isinstance(report, ComparisonReport)
+
+
+def test_bad_input_is_refused_clearly(model, held_out):
+    with pytest.raises(TypeError, match="attributor must be a PartAttributor"):
+        compare_models(model, model, held_out, attributor="shapley")
+    with pytest.raises(ValueError, match="names must be two different names"):
+        compare_models(model, model, held_out, names=("A", "A"))
+    with pytest.raises(ValueError, match="test_size"):
+        compare_models(model, model, held_out, test_size=1.0)
+    with pytest.raises(ValueError, match="same part names"):
+        other = type(held_out)(held_out.images, held_out.masks, [f"p{k}" for k in range(len(held_out.part_names))])
+        compare_slices(model, held_out, other)
+    # The template attributor's settings are used, its model replaced.
+    report = compare_models(model, model, held_out[:40], attributor=PartAttributor(None, method="msx", baseline="mean"),
+                            n_bootstrap=200, random_state=0, min_images=2)
+    assert report.shifts["mean A"].between(0, 1).all()  # MSX shares
