@@ -78,12 +78,32 @@ def check_own_backbone_and_annotations(printed):
     assert sum(named) >= 3
 
 
+def check_compare_shortcut(printed):
+    assert "Comparison of with shortcut and retrained: two models on the same images (paired)" in printed
+    # Retraining without the shortcut finds flyers before backgrounds of any hue again.
+    shortcut = number(printed, "with shortcut recall of flyers before backgrounds of any hue:")
+    retrained = number(printed, "retrained recall of flyers before backgrounds of any hue:")
+    assert shortcut < 0.4 and retrained > 0.7
+    assert 0.5 < number(printed, "decision agreement:") < 1
+    # The background loses weight in at least one class (which ones depends on how the
+    # shortcut was learnt: the flyer's own, or the other classes' when flyer is decided on
+    # the baseline alone), and the flyer's defining parts gain.
+    assert number(printed, "flagged background shifts:") >= 1
+    down = re.search(r"background flagged down in: (.*)", printed).group(1)
+    assert down != "none"
+    flyer_up = re.search(r"flyer parts flagged up: (.*)", printed).group(1).split(", ")
+    assert {"head", "wing"} <= set(flyer_up)
+    if number(printed, "with shortcut decides flyer on the baseline alone for") >= 50:
+        assert "Explanations owe much to the baseline ('mean'): with shortcut decides flyer" in printed
+
+
 CHECKS = {
     "plot_quick_start.py": check_quick_start,
     "plot_grid_search.py": check_grid_search,
     "plot_compare_attribution.py": check_compare_attribution,
     "plot_shortcut.py": check_shortcut,
     "plot_own_backbone_and_annotations.py": check_own_backbone_and_annotations,
+    "plot_compare_shortcut.py": check_compare_shortcut,
 }
 
 

@@ -8,6 +8,44 @@ from collections.abc import Sequence
 QUICK_SETTINGS = dict(n_train=1200, n_explain=160, n_test=120, image_size=40, epochs=6)
 
 
+def _number(text, kind=float):
+    try:
+        return kind(text)
+    except ValueError:
+        kind_name = "an integer" if kind is int else "a number"
+        raise argparse.ArgumentTypeError(f"must be {kind_name}, got {text!r}") from None
+
+
+def _at_least_zero(text):
+    value = _number(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be a number at least 0, got {text}")
+    return value
+
+
+def _between_zero_and_one(text):
+    value = _number(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must lie strictly between 0 and 1, got {text}")
+    return value
+
+
+class _TwoNames(argparse.Action):
+    """Stores two names, refusing the same name twice (the report tells the models apart by name)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if values[0] == values[1]:
+            parser.error(f"argument {option_string}: must be two different names, got {values[0]!r} twice")
+        setattr(namespace, self.dest, list(values))
+
+
+def _resamples(text):
+    value = _number(text, int)
+    if value < 100:
+        raise argparse.ArgumentTypeError(f"must be at least 100 for the intervals' quantiles, got {text}")
+    return value
+
+
 def _parser():
     parser = argparse.ArgumentParser(
         prog="skpartx", description="Global part-based explanations of image classifiers."
@@ -53,7 +91,54 @@ def _parser():
     )
     explain.add_argument("--device", default="auto", help="auto, cpu or cuda (default: %(default)s)")
     explain.add_argument("--quiet", action="store_true", help="no progress bars")
+    _compare_parser(sub)
     return parser
+
+
+def _compare_parser(sub):
+    from ..compare import DEFAULT_MARGIN
+
+    compare = sub.add_parser(
+        "compare",
+        help="what changed between two models: their global part explanations compared on an image folder",
+    )
+    compare.add_argument("--images", required=True, help="folder with one sub-folder of images per class")
+    compare.add_argument(
+        "--annotations", required=True, help="COCO part annotations (polygons or RLE) of some images, paths relative to --images"
+    )
+    compare.add_argument("--model-a", required=True, help="the reference model, as --model of skpartx explain")
+    compare.add_argument("--model-b", required=True, help="the model compared with it, as --model-a")
+    compare.add_argument("--weights-a", help="state dict for a module:factory model A (loaded with weights_only=True)")
+    compare.add_argument("--weights-b", help="state dict for a module:factory model B")
+    compare.add_argument(
+        "--backbone",
+        help="feature network of the one part transfer both models share, as --model-a (default: model A; required "
+             "when model A is TorchScript)",
+    )
+    compare.add_argument("--backbone-weights", help="state dict for a module:factory backbone")
+    compare.add_argument("--names", nargs=2, action=_TwoNames, default=["A", "B"], metavar=("NAME_A", "NAME_B"),
+                         help="names of the two models in the report (default: A B)")
+    compare.add_argument("--out", default="skpartx-compare", help="folder for the comparison (default: %(default)s)")
+    compare.add_argument("--image-size", type=int, default=224, help="side images are resized to (default: %(default)s)")
+    compare.add_argument("--method", default="shapley", help="attribution method (default: %(default)s)")
+    compare.add_argument("--baseline", default="mean", help="what replaces removed parts (default: %(default)s)")
+    compare.add_argument("--class-names", help="file with one class name per line, in the models' output order")
+    compare.add_argument(
+        "--margin", type=_at_least_zero, default=DEFAULT_MARGIN,
+        help="a part shift is flagged only when its whole interval lies beyond this (default: %(default)s)",
+    )
+    compare.add_argument(
+        "--alpha", type=_between_zero_and_one, default=0.05,
+        help="family-wise error rate of the shift intervals (default: %(default)s)",
+    )
+    compare.add_argument(
+        "--n-bootstrap", type=_resamples, default=2000, help="bootstrap resamples (default: %(default)s)"
+    )
+    compare.add_argument(
+        "--seed", type=int, default=0, help="random seed of transfer, split, bootstrap and attribution (default: 0)"
+    )
+    compare.add_argument("--device", default="auto", help="auto, cpu or cuda (default: %(default)s)")
+    compare.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -93,6 +178,32 @@ def main(argv: Sequence[str] | None = None) -> int:
             rule_model=args.rule_model,
             holdout=args.holdout,
             class_names=args.class_names,
+            device=args.device,
+            verbose=not args.quiet,
+            print_fn=print,
+        )
+    elif args.command == "compare":
+        from .compare_models import run_compare
+
+        run_compare(
+            args.images,
+            args.annotations,
+            args.model_a,
+            args.model_b,
+            args.out,
+            weights_a=args.weights_a,
+            weights_b=args.weights_b,
+            backbone=args.backbone,
+            backbone_weights=args.backbone_weights,
+            names=args.names,
+            image_size=args.image_size,
+            method=args.method,
+            baseline=args.baseline,
+            class_names=args.class_names,
+            margin=args.margin,
+            alpha=args.alpha,
+            n_bootstrap=args.n_bootstrap,
+            random_state=args.seed,
             device=args.device,
             verbose=not args.quiet,
             print_fn=print,

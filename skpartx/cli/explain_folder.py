@@ -16,8 +16,28 @@ from ._lines import emit
 from .inputs import labelled_images, load_model, resolve_class_names
 
 
-def _networks(model, weights, backbone, backbone_weights):
-    """The classifier and the feature network of the part transfer, loaded from their specifications."""
+def load_networks(
+    model: str | torch.nn.Module,
+    weights: str | None = None,
+    backbone: str | torch.nn.Module | None = None,
+    backbone_weights: str | None = None,
+) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """The classifier and the feature network of the part transfer, loaded from their specifications.
+
+    Parameters
+    ----------
+    model : str or torch.nn.Module
+        A module, or a specification for :func:`~skpartx.cli.inputs.load_model` (with ``weights``).
+    weights : str, default=None
+    backbone : str or torch.nn.Module, default=None
+        The feature network (with ``backbone_weights``); default: the model, which must then
+        be a regular module whose intermediate layers can be read (not TorchScript or exported).
+    backbone_weights : str, default=None
+
+    Returns
+    -------
+    model, backbone : torch.nn.Module
+    """
     if not isinstance(model, torch.nn.Module):
         model = load_model(model, weights)
     if backbone is None:
@@ -123,7 +143,7 @@ def run_explain(
         held-out images, or None), ``baseline`` (:meth:`PartAttributor.baseline_report`),
         ``report`` (path) and ``lines``.
     """
-    model, backbone = _networks(model, weights, backbone, backbone_weights)
+    model, backbone = load_networks(model, weights, backbone, backbone_weights)
     device = resolve_device(device)
     X, folder = labelled_images(images, annotations, image_size)
     decisions = predict_classes(model, X, device=device)

@@ -1,0 +1,160 @@
+"""Calibration of ``skpartx.compare``: null, seeds and power on both synthetic families.
+
+Usage::
+
+    python benchmarks/compare.py                       # both families (about 15 minutes on 2 cores)
+    python benchmarks/compare.py --families shared --repetitions 200
+
+Data and models per family (``make_part_shapes(family=...)``, 64 px): the demo's SmallCNN
+with seed 0 and with seed 1 (same data, same settings), and a model trained with the same
+settings on data in which class ``--shortcut-class`` always stands before a background of
+its own hue (``spurious=1.0``): a background shortcut. Part masks are the data's ground
+truth, so that the comparison's own statistics are measured, not the transfer's errors.
+Part scores: exact Shapley values of the probability with the mean baseline (the defaults
+of ``compare_models``).
+
+- **null**: one model, two random halves of the same held-out images (``compare_slices``'
+  unpaired statistics), ``--repetitions`` times: the share of repetitions with any flagged
+  cell, at margin 0 (the intervals' own calibration: stated level ``alpha``) and at the
+  default margin. The attributions are computed once and split each time (the statistics
+  are those ``compare_slices`` runs; three full ``compare_slices`` runs check it end to end).
+- **seeds**: the seed-0 against the seed-1 model (``compare_models``, paired), on 100, 200
+  and 400 images: flagged cells at margins 0, 0.02, 0.05 (default) and 0.1.
+- **power**: the clean seed-0 model against the shortcut model on held-out images drawn
+  with the shortcut, on 50 to 400 images: the flagged background cells with their sign, the
+  other flagged parts of the shortcut class, and what the report says about the baseline.
+"""
+
+import argparse
+import time
+import warnings
+
+import joblib
+import numpy as np
+
+from skpartx import PartAttributor, PartImages
+from skpartx._compare_stats import flag_shifts, shift_intervals
+from skpartx.cli.demo_classifier import train_demo_classifier
+from skpartx.compare import DEFAULT_MARGIN, compare_models, compare_slices
+from skpartx.datasets import make_part_shapes
+from skpartx.demo import DEMO_SETTINGS, default_cache_dir, trained_demo_model
+
+MARGINS = (0.0, 0.02, DEFAULT_MARGIN, 0.1)
+ALPHA = 0.05
+
+
+def models(family, shortcut_class):
+    """The family's held-out data (plain and with the shortcut) and its three models."""
+    s = DEMO_SETTINGS
+    n_train, n_test = s["n_train"], s["n_test"]
+    data = make_part_shapes(n_train + n_test, image_size=s["image_size"], family=family, random_state=0)
+    seeded = [trained_demo_model(data.images[:n_train], data.target[:n_train],
+                                 {**s, "family": family, "random_state": seed}, default_cache_dir())[0]
+              for seed in (0, 1)]
+    shortcut_data = make_part_shapes(n_train + n_test, image_size=s["image_size"], family=family, spurious=1.0,
+                                     spurious_classes=[shortcut_class], random_state=0)
+    train = joblib.Memory(default_cache_dir(), verbose=0).cache(train_demo_classifier)
+    shortcut = train(shortcut_data.images[:n_train], shortcut_data.target[:n_train], {**s, "random_state": 0})
+    held_out = PartImages(data.images[n_train:], data.masks[n_train:], data.part_names)
+    with_shortcut = PartImages(shortcut_data.images[n_train:], shortcut_data.masks[n_train:], data.part_names)
+    return data.target_names, held_out, with_shortcut, seeded, shortcut
+
+
+def null_case(model, X, repetitions, rng):
+    """Share of random half splits with any flag, at margin 0 and at the default margin."""
+    attributor = PartAttributor(model, baseline="mean", random_state=0).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # baseline notices: part of the data, not of the test
+        values = np.asarray(attributor.transform(X), dtype=np.float64)
+    decisions = attributor.explained_classes(X)
+    classes = np.unique(decisions)
+    any_flag = {0.0: 0, DEFAULT_MARGIN: 0}
+    for _ in range(repetitions):
+        half = rng.permutation(len(X)) < len(X) // 2
+        stats = shift_intervals(values[half], values[~half], decisions[half], decisions[~half], classes,
+                                paired=False, alpha=ALPHA, n_bootstrap=1000, min_images=10, rng=rng)
+        for margin in any_flag:
+            up, down = flag_shifts(stats["low"], stats["high"], margin)
+            any_flag[margin] += bool((up | down).any())
+    end_to_end = 0
+    for seed in range(3):
+        order = np.random.default_rng(100 + seed).permutation(len(X))
+        report = compare_slices(model, X[np.sort(order[: len(X) // 2])], X[np.sort(order[len(X) // 2:])],
+                                random_state=seed, n_bootstrap=1000)
+        end_to_end += int(report.shifts["flagged"].any())
+    return {margin: count / repetitions for margin, count in any_flag.items()}, end_to_end, int(stats["tested"].sum())
+
+
+def flags_by_margin(report):
+    """Number of flagged cells of a report at each of ``MARGINS`` (the intervals do not depend on it)."""
+    counts = []
+    for margin in MARGINS:
+        up, down = flag_shifts(report.shifts["low"].to_numpy(), report.shifts["high"].to_numpy(), margin)
+        counts.append(int((up | down).sum()))
+    return counts
+
+
+def quiet_compare(*args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return compare_models(*args, **kwargs)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--families", nargs="+", default=["disjoint", "shared"])
+    parser.add_argument("--repetitions", type=int, default=500, help="random half splits of the null case")
+    parser.add_argument("--shortcut-class", type=int, default=0)
+    parser.add_argument("--cases", nargs="+", default=["null", "seeds", "power"], choices=["null", "seeds", "power"])
+    args = parser.parse_args(argv)
+    rng = np.random.default_rng(0)
+    null_rows, seed_rows, power_rows = [], [], []
+    for family in args.families:
+        start = time.perf_counter()
+        names, held_out, with_shortcut, (model, model_seed1), shortcut = models(family, args.shortcut_class)
+        if "null" in args.cases:
+            rates, end_to_end, n_cells = null_case(model, held_out, args.repetitions, rng)
+            se = np.sqrt(ALPHA * (1 - ALPHA) / args.repetitions)
+            null_rows.append(f"| {family} | {len(held_out)} (2 x {len(held_out) // 2}) | {n_cells} | {args.repetitions} | "
+                         f"{rates[0.0]:.3f} (level {ALPHA}, binomial s.e. {se:.3f}) | {rates[DEFAULT_MARGIN]:.3f} | "
+                             f"{end_to_end} of 3 |")
+        for n in (100, 200, len(held_out)) if "seeds" in args.cases else ():
+            report = quiet_compare(model, model_seed1, held_out[:n], random_state=0, n_bootstrap=1000,
+                                   target_names=names)
+            changes = report.rules["change"].value_counts()
+            seed_rows.append(f"| {family} | {n} | {report.agreement:.3f} | {int(report.shifts['tested'].sum())} | "
+                             + " | ".join(str(c) for c in flags_by_margin(report))
+                             + f" | {changes.get('kept', 0)} / {changes.get('lost', 0)} / {changes.get('gained', 0)} |")
+        for n in (50, 100, 200, len(with_shortcut)) if "power" in args.cases else ():
+            report = quiet_compare(model, shortcut, with_shortcut[:n], names=("clean", "shortcut"), random_state=0,
+                                   n_bootstrap=1000, target_names=names)
+            flagged = report.flagged()
+            background = flagged[flagged["part"] == "background"]
+            own = flagged[(flagged["class"] == names[args.shortcut_class]) & (flagged["part"] != "background")]
+            describe = lambda rows: ", ".join(f"{r['class']}/{r['part']} {r['shift']:+.2f}"  # noqa: E731
+                                              for r in rows.to_dict("records")) or "none"
+            hollow = report.baseline["shortcut"].get(names[args.shortcut_class], float("nan"))
+            cell = report.shifts[(report.shifts["class"] == names[args.shortcut_class])
+                                 & (report.shifts["part"] == "background")].iloc[0]
+            power_rows.append(f"| {family} | {n} | {report.agreement:.2f} | {cell['shift']:+.2f} [{cell['low']:+.2f}, "
+                              f"{cell['high']:+.2f}] | {describe(background)} | {describe(own)} | {hollow:.2f} |")
+        print(f"{family}: {time.perf_counter() - start:.0f} s", flush=True)
+    print(f"\nalpha {ALPHA}, default margin {DEFAULT_MARGIN}, 1000 bootstrap resamples\n")
+    print("Null: one model, two random halves of the same images (unpaired)\n")
+    print("| family | images | tested cells | repetitions | any flag, margin 0 | any flag, default margin | "
+          "compare_slices runs with a flag |\n|---|---|---|---|---|---|---|")
+    print("\n".join(null_rows))
+    print("\nSeeds: the demo model with seed 0 against seed 1 (paired)\n")
+    print("| family | images | agreement | tested cells | " + " | ".join(f"flagged at {m:g}" for m in MARGINS)
+          + " | rules kept / lost / gained |\n|---|---|---|---|" + "---|" * len(MARGINS) + "---|")
+    print("\n".join(seed_rows))
+    print(f"\nPower: clean model against one with a background shortcut for class {args.shortcut_class} "
+          "(images with the shortcut)\n")
+    print("| family | images | agreement | background of the shortcut class: shift [interval] | flagged background "
+          "cells (B − A) | other flagged parts of the shortcut class | share of its images the shortcut model "
+          "decides on the baseline |\n|---|---|---|---|---|---|---|")
+    print("\n".join(power_rows))
+
+
+if __name__ == "__main__":
+    main()

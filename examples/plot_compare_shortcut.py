@@ -1,0 +1,119 @@
+"""
+Did removing the shortcut work?
+===============================
+
+A model trained where every flyer stood before a background of the flyer's own hue
+learnt a shortcut (see "Exposing a shortcut"). The fix: retrain on data without it.
+Did the retrained model stop using the background, and does it now look at the parts
+that define the classes? :func:`~skpartx.compare.compare_models` answers with both
+models' global explanations on the same images: per class, the rules gained, lost and
+kept, and the shift of every part's importance with intervals that hold for all
+classes and parts at once. A shift is flagged only when its whole interval lies beyond
+a practical margin (±0.05 of the explained probability by default).
+"""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+
+from skpartx import PartImages, PartLabelTransfer, predict_classes
+from skpartx.compare import compare_models
+from skpartx.datasets import make_part_shapes
+from skpartx.models import train_classifier
+
+N_TRAIN, N_TEST = 1600, 200
+FLYER = 0
+
+# %%
+# Model A ("with shortcut") is trained on data where every flyer, and only the flyers
+# (``spurious_classes``), stands before a background of its own hue; the other classes
+# keep backgrounds of random hues. Model B ("retrained") is trained on data of the same
+# generator with the shortcut removed (``spurious=0.0``).
+shortcut_data = make_part_shapes(
+    N_TRAIN + N_TEST, image_size=40, spurious=1.0, spurious_classes=[FLYER], random_state=0
+)
+clean_data = make_part_shapes(N_TRAIN + N_TEST, image_size=40, spurious=0.0, random_state=0)
+with_shortcut = train_classifier(
+    shortcut_data.images[:N_TRAIN], shortcut_data.target[:N_TRAIN], epochs=8, random_state=0
+)
+retrained = train_classifier(clean_data.images[:N_TRAIN], clean_data.target[:N_TRAIN], epochs=8, random_state=0)
+
+# %%
+# The deployment data still has the shortcut: its held-out images are drawn like model
+# A's training images. On them both models are about as accurate, so accuracy alone
+# cannot tell whether the retraining removed anything. Flyers before backgrounds of any
+# hue can: model A misses most of them.
+deployment = shortcut_data.images[N_TRAIN:]
+target = shortcut_data.target[N_TRAIN:]
+flyers_any_hue = clean_data.images[N_TRAIN:][clean_data.target[N_TRAIN:] == FLYER]
+for name, model in (("with shortcut", with_shortcut), ("retrained", retrained)):
+    print(f"{name} accuracy on the deployment images: {np.mean(predict_classes(model, deployment) == target):.3f}")
+    print(f"{name} recall of flyers before backgrounds of any hue: "
+          f"{np.mean(predict_classes(model, flyers_any_hue) == FLYER):.3f}")
+
+# %%
+# One part transfer for both models: parts labelled on 10 deployment images per class,
+# transferred to the rest with model A as the feature network. Both models are then
+# explained on the same part masks, so no difference between two transfers can enter
+# the comparison.
+rng = np.random.RandomState(0)
+labelled = np.concatenate([rng.permutation(np.flatnonzero(target == c))[:10] for c in shortcut_data.rules])
+masks = np.full_like(shortcut_data.masks[N_TRAIN:], -1)
+masks[labelled] = shortcut_data.masks[N_TRAIN:][labelled]
+X = PartLabelTransfer(backbone=with_shortcut, random_state=0).fit_transform(
+    PartImages(deployment, masks, shortcut_data.part_names)
+)
+print(f"pixels agreeing with the true part masks: {np.mean(X.masks == shortcut_data.masks[N_TRAIN:]):.3f}")
+
+# %%
+# The comparison. Classes are model A's decisions; model B is explained for A's class on
+# every image, so the two models' part scores are compared image by image (paired).
+# Explaining model A here warns that it decides "flyer" even when every part is replaced
+# by the baseline; more on that below.
+report = compare_models(
+    with_shortcut, retrained, X, names=("with shortcut", "retrained"),
+    target_names=shortcut_data.target_names, random_state=0,
+)
+print(report.report())
+
+# %%
+# How to read it. A background shortcut can show in two ways. Either the background
+# carries the flyers (under model A the background scores high for flyer, and that
+# shift is flagged down), or "flyer" is model A's default, decided with every part
+# replaced by the baseline, and the background's hue is what tells the *other* classes
+# from it. Which one a network learns depends on its training (another ``random_state``
+# gives the other, and so may another CPU's floating point); the last line printed above
+# says which: when model A decides "flyer" on the all-baseline composite for nearly all of
+# its flyers, it learnt the second, and the report's note on the baseline says so. The
+# run this text was written from learnt the second (100%).
+# Its flyer parts therefore all score near 0 (its explanations of flyer owe everything
+# to the baseline), and the rise of the flyer's head and wing says that model B needs
+# them, not by itself what model A looked at. The shortcut shows as the background
+# carrying racer, charger and diver: under model A it holds a good share of each of
+# them, under model B about nothing, so these background shifts are flagged *down*,
+# while the parts that define racer and charger (wheel; leg and horn) gain. The
+# retrained model does give the flyer's own-hue background a little weight (a small
+# shift up), well below what its head and wing carry. The rules change accordingly:
+# "racer ← background ∧ wheel" is lost, "racer ← wheel" gained. Where the two models
+# disagree, model A most often says "flyer", its default. So yes: with the recall of
+# flyers before backgrounds of any hue above, the retraining removed the shortcut, and
+# the retrained model explains its classes by their parts.
+flagged = report.flagged()
+background = flagged[flagged["part"] == "background"]
+down = background[background["direction"] == "down"]
+up = flagged[(flagged["class"] == "flyer") & (flagged["direction"] == "up")]
+print(f"decision agreement: {report.agreement:.3f}")
+print("flagged background shifts:", len(background))
+print("background flagged down in:", ", ".join(down["class"]) or "none")
+print("flyer parts flagged up:", ", ".join(up["part"]) or "none")
+print(f"with shortcut decides flyer on the baseline alone for {report.baseline.loc['flyer', 'with shortcut']:.0%} "
+      f"of its flyers, retrained for {report.baseline.loc['flyer', 'retrained']:.0%}")
+
+# %%
+# The shifts as a heat map: red where model B weighs a part more, blue where less, grey
+# where the shift stays within the margin or its interval reaches into it. The same
+# comparison, with the rule tables side by side, is written as a page by
+# ``report.write(folder)`` (``comparison.html``, ``.json``, ``.md`` and this figure).
+report.plot_shifts()
