@@ -2,13 +2,13 @@
 
 Usage::
 
-    python benchmarks/compare.py                       # both families (about 15 minutes on 2 cores)
+    python benchmarks/compare.py                       # both families (about 25 minutes on 2 cores)
     python benchmarks/compare.py --families shared --repetitions 200
 
 Data and models per family (``make_part_shapes(family=...)``, 64 px): the demo's SmallCNN
-with seed 0 and with seed 1 (same data, same settings), and a model trained with the same
-settings on data in which class ``--shortcut-class`` always stands before a background of
-its own hue (``spurious=1.0``): a background shortcut. Part masks are the data's ground
+with seed 0 and with seed 1 (same data, same settings), and for each class a model trained
+with the same settings on data in which that class always stands before a background of its
+own hue (``spurious=1.0``): a background shortcut. Part masks are the data's ground
 truth, so that the comparison's own statistics are measured, not the transfer's errors.
 Part scores: exact Shapley values of the probability with the mean baseline (the defaults
 of ``compare_models``).
@@ -20,9 +20,12 @@ of ``compare_models``).
   are those ``compare_slices`` runs; three full ``compare_slices`` runs check it end to end).
 - **seeds**: the seed-0 against the seed-1 model (``compare_models``, paired), on 100, 200
   and 400 images: flagged cells at margins 0, 0.02, 0.05 (default) and 0.1.
-- **power**: the clean seed-0 model against the shortcut model on held-out images drawn
-  with the shortcut, on 50 to 400 images: the flagged background cells with their sign, the
-  other flagged parts of the shortcut class, and what the report says about the baseline.
+- **power**: the clean seed-0 model against a shortcut model, for each class in turn (one
+  model each: that class always before a background of its own hue), on held-out images
+  drawn with the shortcut, on 50 to 400 images: the shortcut class's background cell (shift,
+  interval, flagged up / down / not), every flagged background cell with its sign, the other
+  flagged parts of the shortcut class, and how often the shortcut model decides that class
+  on the baseline alone.
 """
 
 import argparse
@@ -43,21 +46,27 @@ MARGINS = (0.0, 0.02, DEFAULT_MARGIN, 0.1)
 ALPHA = 0.05
 
 
-def models(family, shortcut_class):
-    """The family's held-out data (plain and with the shortcut) and its three models."""
+def models(family):
+    """The family's class names, held-out images and its two seeds' models."""
     s = DEMO_SETTINGS
     n_train, n_test = s["n_train"], s["n_test"]
     data = make_part_shapes(n_train + n_test, image_size=s["image_size"], family=family, random_state=0)
     seeded = [trained_demo_model(data.images[:n_train], data.target[:n_train],
                                  {**s, "family": family, "random_state": seed}, default_cache_dir())[0]
               for seed in (0, 1)]
-    shortcut_data = make_part_shapes(n_train + n_test, image_size=s["image_size"], family=family, spurious=1.0,
-                                     spurious_classes=[shortcut_class], random_state=0)
-    train = joblib.Memory(default_cache_dir(), verbose=0).cache(train_demo_classifier)
-    shortcut = train(shortcut_data.images[:n_train], shortcut_data.target[:n_train], {**s, "random_state": 0})
     held_out = PartImages(data.images[n_train:], data.masks[n_train:], data.part_names)
-    with_shortcut = PartImages(shortcut_data.images[n_train:], shortcut_data.masks[n_train:], data.part_names)
-    return data.target_names, held_out, with_shortcut, seeded, shortcut
+    return data.target_names, held_out, seeded
+
+
+def shortcut_model(family, shortcut_class):
+    """Held-out images drawn with a background shortcut for ``shortcut_class``, and a model trained with it."""
+    s = DEMO_SETTINGS
+    n_train, n_test = s["n_train"], s["n_test"]
+    data = make_part_shapes(n_train + n_test, image_size=s["image_size"], family=family, spurious=1.0,
+                            spurious_classes=[shortcut_class], random_state=0)
+    train = joblib.Memory(default_cache_dir(), verbose=0).cache(train_demo_classifier)
+    model = train(data.images[:n_train], data.target[:n_train], {**s, "random_state": 0})
+    return PartImages(data.images[n_train:], data.masks[n_train:], data.part_names), model
 
 
 def null_case(model, X, repetitions, rng):
@@ -94,6 +103,20 @@ def flags_by_margin(report):
     return counts
 
 
+def power_row(family, shortcut_name, n, report):
+    """A row of the power table: the shortcut class's background cell, every flagged background, the class's parts."""
+    flagged = report.flagged()
+    background = flagged[flagged["part"] == "background"]
+    own = flagged[(flagged["class"] == shortcut_name) & (flagged["part"] != "background")]
+    describe = lambda rows: ", ".join(f"{r['class']}/{r['part']} {r['shift']:+.2f}"  # noqa: E731
+                                      for r in rows.to_dict("records")) or "none"
+    cell = report.shifts[(report.shifts["class"] == shortcut_name) & (report.shifts["part"] == "background")].iloc[0]
+    verdict = "up" if cell["flagged"] and cell["shift"] > 0 else ("down" if cell["flagged"] else "not flagged")
+    return (f"| {family} | {shortcut_name} | {n} | {report.agreement:.2f} | {cell['shift']:+.2f} [{cell['low']:+.2f}, "
+            f"{cell['high']:+.2f}] {verdict} | {describe(background)} | {describe(own)} | "
+            f"{report.baseline['shortcut'].get(shortcut_name, float('nan')):.2f} |")
+
+
 def quiet_compare(*args, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
@@ -104,14 +127,15 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--families", nargs="+", default=["disjoint", "shared"])
     parser.add_argument("--repetitions", type=int, default=500, help="random half splits of the null case")
-    parser.add_argument("--shortcut-class", type=int, default=0)
+    parser.add_argument("--shortcut-classes", type=int, nargs="+", default=None,
+                        help="classes given a shortcut in turn, one model each (default: every class)")
     parser.add_argument("--cases", nargs="+", default=["null", "seeds", "power"], choices=["null", "seeds", "power"])
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
     null_rows, seed_rows, power_rows = [], [], []
     for family in args.families:
         start = time.perf_counter()
-        names, held_out, with_shortcut, (model, model_seed1), shortcut = models(family, args.shortcut_class)
+        names, held_out, (model, model_seed1) = models(family)
         if "null" in args.cases:
             rates, end_to_end, n_cells = null_case(model, held_out, args.repetitions, rng)
             se = np.sqrt(ALPHA * (1 - ALPHA) / args.repetitions)
@@ -125,19 +149,12 @@ def main(argv=None):
             seed_rows.append(f"| {family} | {n} | {report.agreement:.3f} | {int(report.shifts['tested'].sum())} | "
                              + " | ".join(str(c) for c in flags_by_margin(report))
                              + f" | {changes.get('kept', 0)} / {changes.get('lost', 0)} / {changes.get('gained', 0)} |")
-        for n in (50, 100, 200, len(with_shortcut)) if "power" in args.cases else ():
-            report = quiet_compare(model, shortcut, with_shortcut[:n], names=("clean", "shortcut"), random_state=0,
-                                   n_bootstrap=1000, target_names=names)
-            flagged = report.flagged()
-            background = flagged[flagged["part"] == "background"]
-            own = flagged[(flagged["class"] == names[args.shortcut_class]) & (flagged["part"] != "background")]
-            describe = lambda rows: ", ".join(f"{r['class']}/{r['part']} {r['shift']:+.2f}"  # noqa: E731
-                                              for r in rows.to_dict("records")) or "none"
-            hollow = report.baseline["shortcut"].get(names[args.shortcut_class], float("nan"))
-            cell = report.shifts[(report.shifts["class"] == names[args.shortcut_class])
-                                 & (report.shifts["part"] == "background")].iloc[0]
-            power_rows.append(f"| {family} | {n} | {report.agreement:.2f} | {cell['shift']:+.2f} [{cell['low']:+.2f}, "
-                              f"{cell['high']:+.2f}] | {describe(background)} | {describe(own)} | {hollow:.2f} |")
+        for shortcut_class in (args.shortcut_classes or range(len(names))) if "power" in args.cases else ():
+            with_shortcut, shortcut = shortcut_model(family, shortcut_class)
+            for n in (50, 100, 200, len(with_shortcut)):
+                report = quiet_compare(model, shortcut, with_shortcut[:n], names=("clean", "shortcut"), random_state=0,
+                                       n_bootstrap=1000, target_names=names)
+                power_rows.append(power_row(family, names[shortcut_class], n, report))
         print(f"{family}: {time.perf_counter() - start:.0f} s", flush=True)
     print(f"\nalpha {ALPHA}, default margin {DEFAULT_MARGIN}, 1000 bootstrap resamples\n")
     print("Null: one model, two random halves of the same images (unpaired)\n")
@@ -148,11 +165,11 @@ def main(argv=None):
     print("| family | images | agreement | tested cells | " + " | ".join(f"flagged at {m:g}" for m in MARGINS)
           + " | rules kept / lost / gained |\n|---|---|---|---|" + "---|" * len(MARGINS) + "---|")
     print("\n".join(seed_rows))
-    print(f"\nPower: clean model against one with a background shortcut for class {args.shortcut_class} "
-          "(images with the shortcut)\n")
-    print("| family | images | agreement | background of the shortcut class: shift [interval] | flagged background "
+    print("\nPower: the clean model against one trained with a background shortcut for one class "
+          "(images drawn with the shortcut)\n")
+    print("| family | shortcut class | images | agreement | its background: shift [interval] | flagged background "
           "cells (B − A) | other flagged parts of the shortcut class | share of its images the shortcut model "
-          "decides on the baseline |\n|---|---|---|---|---|---|---|")
+          "decides on the baseline |\n|---|---|---|---|---|---|---|---|")
     print("\n".join(power_rows))
 
 
