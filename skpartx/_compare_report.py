@@ -125,8 +125,27 @@ def _rule_cells(report, rules, side):
     return f"<table class='rules'><thead>{head}</thead><tbody>{body}</tbody></table>"
 
 
-def comparison_html(report):
-    """An HTML fragment: summary, per class the two sides' rules side by side, flagged shifts, disagreements."""
+def _shift_figure(report, source):
+    """The heat map as an ``<img>`` of ``source`` (a file name, or the PNG inline when ``None``)."""
+    caption = f"Shift of the mean part score ({report.names[1]} − {report.names[0]}); grey: not flagged"
+    if source is None:
+        import base64
+        import io
+
+        import matplotlib.pyplot as plt
+
+        figure = report.plot_shifts()
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+        plt.close(figure)
+        source = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return (f"<h3>Shifts per class and part</h3><figure><img src='{source}' alt='{html.escape(caption)}'>"
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+
+
+def comparison_html(report, figure=None):
+    """An HTML fragment: summary, per class the two sides' rules side by side, flagged shifts,
+    disagreements, and the heat map (``figure``: its file name; ``None``: embedded)."""
     a, b = report.names
     parts = [f"<p>{html.escape(note)}</p>" for note in report.notes]
     summary = [("images", f"{report.n_images[0]} / {report.n_images[1]}")]
@@ -163,6 +182,7 @@ def comparison_html(report):
         parts.append("<h3>Where the models disagree</h3>")
         columns = [f"class {a}", f"class {b}", "images", "driving parts"]
         parts.append(table(report.disagreements[columns].itertuples(index=False), columns))
+    parts.append(_shift_figure(report, figure))
     return "".join(parts)
 
 
@@ -178,11 +198,8 @@ def write_comparison(report, folder):
         f.write(report.report("json"))
     with open(os.path.join(folder, "comparison.md"), "w", encoding="utf-8") as f:
         f.write(report.report("markdown") + "\n")
-    caption = f"Shift of the mean part score ({report.names[1]} − {report.names[0]}); grey: not flagged"
-    body = (comparison_html(report) + f"<h3>Shifts per class and part</h3><figure><img src='shifts.png' "
-            f"alt='{html.escape(caption)}'><figcaption>{html.escape(caption)}</figcaption></figure>")
     path = os.path.join(folder, "comparison.html")
     with open(path, "w", encoding="utf-8") as f:
-        f.write(page(f"What changed: {report.names[0]} vs {report.names[1]}", body))
+        f.write(page(f"What changed: {report.names[0]} vs {report.names[1]}", comparison_html(report, "shifts.png")))
     return path
 

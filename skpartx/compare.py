@@ -153,7 +153,7 @@ class ComparisonReport:
         return _compare_report.comparison_text(self, markdown=format == "markdown")
 
     def to_html(self) -> str:
-        """The rule tables side by side and the flagged shifts, as an HTML fragment."""
+        """The rule tables side by side, the flagged shifts and the heat map (embedded), as an HTML fragment."""
         return _compare_report.comparison_html(self)
 
     def _repr_html_(self):

@@ -108,6 +108,10 @@ def test_html_report_has_side_by_side_tables_and_the_heat_map(shortcut_compariso
     lost = report.rules[report.rules["change"] == "lost"]
     assert page.count("text-decoration:line-through") == len(lost)
     assert json.loads((tmp_path / "out" / "comparison.json").read_text())["n_images"] == list(report.n_images)
+    # The notebook display is the same page body with the heat map inline.
+    fragment = report._repr_html_()
+    assert fragment.count("<table class='rules'>") == 2 * len(report.class_names)
+    assert "<img src='data:image/png;base64," in fragment
     # The heat map: flagged cells coloured and annotated with their interval, the rest greyed.
     figure = report.plot_shifts()
     ax = figure.axes[0]
