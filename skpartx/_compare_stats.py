@@ -2,7 +2,8 @@
 
 Pure numpy on per-image tables, so the statistics can be checked without any model.
 Resampling uses multinomial counts (each bootstrap sample is a vector of how often each
-image is drawn), which turns every resampled mean into one matrix product.
+image is drawn), which turns every resampled mean into one matrix product, in blocks of
+resamples that bound the memory.
 
 Shifts of part importance are tested as a family over classes × parts: the intervals are
 simultaneous bootstrap max-t intervals (the ``1 - alpha`` quantile of the largest
@@ -25,6 +26,31 @@ def bootstrap_counts(n, n_bootstrap, rng):
     return rng.multinomial(n, np.full(n, 1.0 / n), size=n_bootstrap).astype(np.float64)
 
 
+# Bootstrap counts held in memory at once (32 MB of float64); more resamples go in blocks, so a
+# class of 100,000 images costs time, not memory.
+_MAX_COUNT_CELLS = 4_000_000
+
+
+def resampled_sums(matrices, n_bootstrap, rng):
+    """Column sums of each ``(n, k)`` matrix over ``n_bootstrap`` resamples of its ``n`` rows.
+
+    All matrices share the resamples (the rows are the same items, e.g. paired images).
+
+    Returns
+    -------
+    sums : list of ndarray of shape (n_bootstrap, k)
+    """
+    n = len(matrices[0])
+    sums = [np.empty((n_bootstrap, matrix.shape[1])) for matrix in matrices]
+    block = max(1, _MAX_COUNT_CELLS // max(n, 1))
+    for start in range(0, n_bootstrap, block):
+        stop = min(start + block, n_bootstrap)
+        counts = bootstrap_counts(n, stop - start, rng)
+        for out, matrix in zip(sums, matrices):
+            out[start:stop] = counts @ matrix
+    return sums
+
+
 def _group_mean_deviations(values, rows, n_bootstrap, rng):
     """Mean of ``values[rows]`` and the bootstrap deviations of the resampled mean from it.
 
@@ -34,8 +60,7 @@ def _group_mean_deviations(values, rows, n_bootstrap, rng):
     """
     chosen = values[rows]
     mean = chosen.mean(axis=0)
-    counts = bootstrap_counts(len(rows), n_bootstrap, rng)
-    deviations = counts @ chosen / len(rows) - mean
+    deviations = resampled_sums([chosen], n_bootstrap, rng)[0] / len(rows) - mean
     return mean, deviations * np.sqrt(len(rows) / max(len(rows) - 1, 1))
 
 
@@ -134,27 +159,28 @@ def flag_shifts(low, high, margin):
         return np.nan_to_num(low, nan=0.0) > margin, np.nan_to_num(high, nan=0.0) < -margin
 
 
-def rule_rates(firing, decided, counts=None):
-    """Precision and coverage of rules, optionally under bootstrap counts.
+def _rates(hits, fires, members):
+    """Precision (hits among firings) and coverage (hits among the class's images); NaN for 0/0."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return hits / fires, hits / members
+
+
+def rule_rates(firing, decided):
+    """Precision and coverage of rules.
 
     Parameters
     ----------
     firing : ndarray of shape (n_images, n_rules), bool
     decided : ndarray of shape (n_images, n_rules), bool
         Whether the model decided each rule's class on each image.
-    counts : ndarray of shape (n_bootstrap, n_images), default=None
-        Weights of each image per bootstrap sample; ``None``: every image once.
 
     Returns
     -------
-    precision, coverage : ndarray of shape (n_rules,) or (n_bootstrap, n_rules)
+    precision, coverage : ndarray of shape (n_rules,)
         NaN where a rule never fires (precision) or its class never occurs (coverage).
     """
-    firing, decided = firing.astype(np.float64), decided.astype(np.float64)
-    weights = np.ones(len(firing)) if counts is None else counts
-    hits, fires, members = weights @ (firing * decided), weights @ firing, weights @ decided
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return hits / fires, hits / members
+    firing, decided = np.asarray(firing, dtype=bool), np.asarray(decided, dtype=bool)
+    return _rates((firing & decided).sum(axis=0), firing.sum(axis=0), decided.sum(axis=0))
 
 
 def rule_difference_intervals(side_a, side_b, *, paired, alpha, n_bootstrap, rng):
@@ -178,13 +204,17 @@ def rule_difference_intervals(side_a, side_b, *, paired, alpha, n_bootstrap, rng
         ends ``precision_low``, ``precision_high``, ``coverage_low``, ``coverage_high``,
         each of shape ``(n_rules,)``.
     """
-    counts_a = bootstrap_counts(len(side_a[0]), n_bootstrap, rng)
-    counts_b = counts_a if paired else bootstrap_counts(len(side_b[0]), n_bootstrap, rng)
-    out = {}
-    resampled = {}
-    for name, (firing, decided), counts in (("a", side_a, counts_a), ("b", side_b, counts_b)):
+    out, tables = {}, {}
+    for name, (firing, decided) in (("a", side_a), ("b", side_b)):
+        firing, decided = firing.astype(np.float64), decided.astype(np.float64)
+        tables[name] = [firing * decided, firing, decided]
         out[f"precision_{name}"], out[f"coverage_{name}"] = rule_rates(firing, decided)
-        resampled[name] = rule_rates(firing, decided, counts)
+    if paired:  # one resample of the images for both sides
+        sums = resampled_sums(tables["a"] + tables["b"], n_bootstrap, rng)
+        sums = {"a": sums[:3], "b": sums[3:]}
+    else:
+        sums = {name: resampled_sums(tables[name], n_bootstrap, rng) for name in tables}
+    resampled = {name: _rates(*name_sums) for name, name_sums in sums.items()}
     for k, measure in enumerate(("precision", "coverage")):
         difference = resampled["b"][k] - resampled["a"][k]
         with warnings.catch_warnings():  # a rule that fires in no resample has an all-NaN column
