@@ -71,6 +71,13 @@ def _shift_line(report, row):
             f"(shift {row['shift']:+.3f}, interval {_interval(row['low'], row['high'])}, {row['direction']})")
 
 
+def _baseline_warnings(report, class_name):
+    """Per side that decides ``class_name`` on the baseline alone for at least half its images, a sentence."""
+    return [f"{side} decides {class_name} on the baseline alone for {share:.0%} of its images: all its parts fall or "
+            "rise together, whatever the model looks at"
+            for side, share in report.baseline.loc[class_name].items() if share >= 0.5]
+
+
 def comparison_text(report, markdown=False):
     """The comparison as plain text or Markdown."""
     a, b = report.names
@@ -88,6 +95,7 @@ def comparison_text(report, markdown=False):
     lines += [f"Note: {note}" for note in report.notes]
     for name in report.class_names:
         lines += ["", heading(f"Class {name}", 2)]
+        lines += [f"{bullet}note: {warning}" for warning in _baseline_warnings(report, name)]
         rules = report.rules[report.rules["class"] == name]
         lines += [bullet + line for line in _rule_lines(report, rules)] or [bullet + "no rule on either side"]
         flagged = report.shifts[(report.shifts["class"] == name) & report.shifts["flagged"]]
@@ -160,6 +168,7 @@ def comparison_html(report, figure=None):
     for name in report.class_names:
         rules = report.rules[report.rules["class"] == name]
         parts.append(f"<h3 class='class'>Class {html.escape(name)}</h3>")
+        parts += [f"<p><b>Note:</b> {html.escape(warning)}.</p>" for warning in _baseline_warnings(report, name)]
         parts.append("<div style='display:flex;gap:2em'>"
                      + "".join(f"<div><h4>{html.escape(side_name)}</h4>{_rule_cells(report, rules, side)}</div>"
                                for side, side_name in enumerate(report.names)) + "</div>")

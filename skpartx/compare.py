@@ -414,7 +414,9 @@ class _Settings:
         if hollow:
             notes = notes + [f"Explanations owe much to the baseline ({self.attributor.baseline!r}): {'; '.join(hollow)}. "
                              "Every part of such a class loses importance whatever the model looks at; the shift of "
-                             "its parts says that, not which part the model uses (try another baseline)."]
+                             "its parts says that, not which part the model uses. What tells the other classes from "
+                             "it shows in their shifts (e.g. their background, for a background shortcut); another "
+                             "baseline may explain the class itself."]
         rule_table, fidelity = self.rule_changes(side_a, side_b, splits, paired)
         n_tested = int(stats["tested"].sum())
         control = _CONTROL.format(alpha=self.alpha, n_tested=n_tested, n_bootstrap=self.n_bootstrap,
