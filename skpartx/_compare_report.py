@@ -110,7 +110,8 @@ def comparison_text(report, markdown=False):
     if report.disagreements is not None and len(report.disagreements):
         lines += ["", heading("Where the models disagree", 2)]
         for row in report.disagreements.to_dict("records"):
-            lines.append(f"{bullet}{a} {row[f'class {a}']}, {b} {row[f'class {b}']}: {row['images']} image{'s' * (row['images'] != 1)}; "
+            plural = "s" * (row["images"] != 1)
+            lines.append(f"{bullet}{a} {row[f'class {a}']}, {b} {row[f'class {b}']}: {row['images']} image{plural}; "
                          f"parts whose score for {a}'s class fell most: {row['driving parts'] or 'none'}")
     return "\n".join(lines)
 

@@ -227,9 +227,9 @@ def compare_models(
     fit, test = settings.split(len(X), reference)
     baselines = (side_a.attributor.baseline_report(X, reference), side_b.attributor.baseline_report(X, reference))
     return settings.report(
-        "models", side_a, side_b, baselines=baselines, values_a=side_a.values, values_b=values_b, groups_a=reference, groups_b=reference,
-        splits=((fit, test), (fit, test)), paired=True,
-        agreement=float(np.mean(side_b.decisions == reference)) if len(X) else float("nan"),
+        "models", side_a, side_b, baselines=baselines, values_a=side_a.values, values_b=values_b,
+        groups_a=reference, groups_b=reference, splits=((fit, test), (fit, test)), paired=True,
+        agreement=float(np.mean(side_b.decisions == reference)),
         disagreements=settings.disagreements(reference, side_b.decisions, side_a.values - values_b, X.part_names),
         notes=[f"Classes are {settings.names[0]}'s decisions; {settings.names[1]} is explained for {settings.names[0]}'s "
                f"class on every image (paired), so a shift is how differently {settings.names[1]} weighs a part for "
@@ -273,8 +273,8 @@ def compare_slices(
     side_a, side_b = settings.attribute(model, X_a, fitted), settings.attribute(model, X_b, fitted)
     baselines = (fitted.baseline_report(X_a), fitted.baseline_report(X_b))
     return settings.report(
-        "slices", side_a, side_b, baselines=baselines, values_a=side_a.values, values_b=side_b.values, groups_a=side_a.decisions,
-        groups_b=side_b.decisions, paired=False, agreement=None, disagreements=None,
+        "slices", side_a, side_b, baselines=baselines, values_a=side_a.values, values_b=side_b.values,
+        groups_a=side_a.decisions, groups_b=side_b.decisions, paired=False, agreement=None, disagreements=None,
         splits=(settings.split(len(X_a), side_a.decisions), settings.split(len(X_b), side_b.decisions)),
         notes=["Unpaired: classes are the model's decisions on each slice."],
     )
@@ -455,14 +455,16 @@ class _Settings:
                                           rng=self.rng)
         rows = []
         for j, (rule, change, *_) in enumerate(entries):
-            row = {"class": self.label(rule.target), "rule": " ∧ ".join(rule.condition_strings()) or "(always)", "change": change}
+            row = {"class": self.label(rule.target), "rule": " ∧ ".join(rule.condition_strings()) or "(always)",
+                   "change": change}
             for measure in ("precision", "coverage"):
                 row[f"{measure} {self.names[0]}"] = stats[f"{measure}_a"][j]
                 row[f"{measure} {self.names[1]}"] = stats[f"{measure}_b"][j]
                 row[f"{measure} low"], row[f"{measure} high"] = stats[f"{measure}_low"][j], stats[f"{measure}_high"][j]
             rows.append(row)
         # Class by class in the models' order; within a class what changed first.
-        order = sorted(range(len(entries)), key=lambda j: (entries[j][0].target, ("lost", "gained", "kept").index(entries[j][1])))
+        changes = ("lost", "gained", "kept")
+        order = sorted(range(len(entries)), key=lambda j: (entries[j][0].target, changes.index(entries[j][1])))
         return pd.DataFrame([rows[j] for j in order], columns=columns), fidelity
 
 
