@@ -90,7 +90,9 @@ print(report.report())
 # run this text was written from learnt the second (100%).
 # Its flyer parts therefore all score near 0 (its explanations of flyer owe everything
 # to the baseline), and the rise of the flyer's head and wing says that model B needs
-# them, not by itself what model A looked at. The shortcut shows as the background
+# them, not by itself what model A looked at. The flyer's ``(baseline)`` column says it
+# directly: the probability of the all-baseline composite, which with the parts' Shapley
+# values adds up to the flyer's probability, falls sharply from A to B. The shortcut shows as the background
 # carrying racer, charger and diver: under model A it holds a good share of each of
 # them, under model B about nothing, so these background shifts are flagged *down*,
 # while the parts that define racer and charger (wheel; leg and horn) gain. The

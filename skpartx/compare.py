@@ -38,6 +38,7 @@ from ._compare_stats import flag_shifts, rule_difference_intervals, shift_interv
 from ._explanations import msx_part_shares
 from ._labels import display_name, unique_names
 from ._part_images import PartImages, as_part_images
+from ._symbols import BASELINE_SYMBOL
 from .attribution import PartAttributor
 from .rules import GlobalRuleExplainer
 
@@ -70,6 +71,10 @@ class ComparisonReport:
     names : tuple of (str, str)
         Display names of side A (the reference) and side B.
     part_names : tuple of str
+        The columns of the shifts: the parts, then, for Shapley values, ``"(baseline)"``: the
+        value of the all-baseline composite, so that a class's columns add up to its mean
+        value on the full images (Shapley values are efficient). A class a model decides on
+        the baseline alone shows there, whatever its parts do.
     class_names : list of str
         Display names of the compared classes (A's decisions in ``"models"`` mode).
     n_images : tuple of (int, int)
@@ -230,7 +235,8 @@ def compare_models(
         "models", side_a, side_b, baselines=baselines, values_a=side_a.values, values_b=values_b,
         groups_a=reference, groups_b=reference, splits=((fit, test), (fit, test)), paired=True,
         agreement=float(np.mean(side_b.decisions == reference)),
-        disagreements=settings.disagreements(reference, side_b.decisions, side_a.values - values_b, X.part_names),
+        disagreements=settings.disagreements(reference, side_b.decisions, side_a.values - values_b,
+                                             settings.columns(X.part_names)),
         notes=[f"Classes are {settings.names[0]}'s decisions; {settings.names[1]} is explained for {settings.names[0]}'s "
                f"class on every image (paired), so a shift is how differently {settings.names[1]} weighs a part for "
                f"the class {settings.names[0]} decided."],
@@ -336,6 +342,12 @@ class _Settings:
             params["random_state"] = self.seed
         return clone(self.attributor).set_params(**params).fit(X)
 
+    @property
+    def with_baseline(self):
+        """Whether the values end with the all-baseline value: for Shapley values, which add up to
+        the full image's value minus it, so that a class decided on the baseline alone shows there."""
+        return self.attributor.method == "shapley"
+
     def attribute(self, model, X, fitted=None):
         """The side of ``model`` on ``X``: decisions, the rules' inputs and per-part values."""
         fitted = self.fit_attributor(model, X) if fitted is None else fitted
@@ -344,13 +356,22 @@ class _Settings:
         values = np.asarray(scores, dtype=np.float64)[:, :n_parts]
         if fitted.method == "msx":  # membership codes: one number per part is its share of the MSXs
             values = np.asarray(msx_part_shares(values), dtype=np.float64)
-        return _Side(fitted, fitted.explained_classes(X), scores, values)
+        decisions = fitted.explained_classes(X)
+        if self.with_baseline:
+            engine = fitted.coalition_engine(X, decisions)  # the all-baseline composites are memoised
+            empty = engine.evaluate(np.arange(len(X)), np.zeros((len(X), engine.n_parts), dtype=bool))
+            values = np.column_stack([values, empty])
+        return _Side(fitted, decisions, scores, values)
 
-    @staticmethod
-    def values_for(attributor, X, target):
+    def values_for(self, attributor, X, target):
         """Per-part values of ``X`` explained for ``target`` (as :meth:`attribute` gives them)."""
         explanations = attributor.explain(X, target)
-        return np.array([[e.scores.get(name, 0.0) for name in X.part_names] for e in explanations], dtype=np.float64)
+        return np.array([[e.scores.get(name, 0.0) for name in X.part_names] + [e.empty_score] * self.with_baseline
+                         for e in explanations], dtype=np.float64)
+
+    def columns(self, part_names):
+        """The names of the values' columns: the parts, then the baseline's when it is there."""
+        return tuple(part_names) + ((BASELINE_SYMBOL,) if self.with_baseline else ())
 
     def split(self, n, decisions):
         """Indices that learn the rules and indices held out to check them, stratified when possible."""
@@ -387,7 +408,7 @@ class _Settings:
 
     def report(self, mode, side_a, side_b, *, baselines, values_a, values_b, groups_a, groups_b, splits, paired, agreement,
                disagreements, notes):
-        part_names = tuple(side_a.attributor.part_names_)
+        part_names = self.columns(side_a.attributor.part_names_)
         classes = np.unique(np.concatenate([groups_a, groups_b]))
         class_names = unique_names([self.label(c) for c in classes])
         stats = shift_intervals(values_a, values_b, groups_a, groups_b, classes, paired=paired, alpha=self.alpha,

@@ -6,7 +6,10 @@ import re
 import numpy as np
 import pytest
 
-from skpartx import PartAttributor
+import torch
+
+from skpartx import PartAttributor, predict_classes
+from skpartx.models import predict_logits
 from skpartx.compare import DEFAULT_MARGIN, ComparisonReport, compare_models, compare_slices
 
 N_IMAGES = 160  # of the held-out images: enough for every class to be tested (>= 10 each)
@@ -53,9 +56,10 @@ def test_the_shortcut_shows_as_a_background_shift_with_its_sign(shortcut_compari
     # The report says which form it is when the flyer is decided on the baseline alone.
     hollow = report.baseline.loc["flyer", "shortcut"] >= 0.5
     assert hollow == any("shortcut decides flyer on the baseline alone" in note for note in report.notes)
-    if hollow:
+    if hollow:  # the flyer is decided on the baseline: that column rises, every flyer part falls
         flyer = report.shifts[(report.shifts["class"] == "flyer") & report.shifts["flagged"]]
-        assert (flyer["direction"] == "down").all()
+        assert flyer.set_index("part").loc["(baseline)", "direction"] == "up"
+        assert (flyer[flyer["part"] != "(baseline)"]["direction"] == "down").all()
         assert (background_up["class"] != "flyer").all()
     # Every flag is beyond the margin with its interval, and its sign matches the interval.
     assert ((flagged["low"] > report.margin) | (flagged["high"] < -report.margin)).all()
@@ -63,6 +67,24 @@ def test_the_shortcut_shows_as_a_background_shift_with_its_sign(shortcut_compari
     # The two models disagree on some images; the agreement is what the decisions say.
     assert 0 < report.agreement < 1
     assert report.disagreements["images"].sum() == round((1 - report.agreement) * n_images)
+
+
+def test_shapley_columns_add_up_to_each_models_probability(shortcut_comparison, model, shortcut_case):
+    # Efficiency: per image, the parts' Shapley values and the all-baseline value add up to
+    # the explained probability, so per class the means of the columns do too, for model A
+    # (its own class) and model B (explained for A's class).
+    _, shortcut_model, X = shortcut_case
+    report = shortcut_comparison
+    assert report.part_names[-1] == "(baseline)" and report.part_names[:-1] == tuple(X.part_names)
+    decisions = predict_classes(model, X)
+    names = report.class_names
+    for side, net in (("clean", model), ("shortcut", shortcut_model)):
+        probability = torch.softmax(torch.from_numpy(predict_logits(net, X)), dim=1).numpy()
+        for k, name in enumerate(names):
+            members = decisions == k
+            expected = probability[members, k].mean()
+            total = report.shifts.loc[report.shifts["class"] == name, f"mean {side}"].sum()
+            assert total == pytest.approx(expected, abs=1e-4)
 
 
 def test_rules_are_matched_by_conditions_and_checked_on_both_sides(shortcut_comparison):
