@@ -22,10 +22,10 @@ of ``compare_models``).
   and 400 images: flagged cells at margins 0, 0.02, 0.05 (default) and 0.1.
 - **power**: the clean seed-0 model against a shortcut model, for each class in turn (one
   model each: that class always before a background of its own hue), on held-out images
-  drawn with the shortcut, on 50 to 400 images: the shortcut class's background cell (shift,
-  interval, flagged up / down / not), every flagged background cell with its sign, the other
-  flagged parts of the shortcut class, and how often the shortcut model decides that class
-  on the baseline alone.
+  drawn with the shortcut, on 50 to 400 images: the shortcut class's background cell and its
+  ``(baseline)`` cell (the all-baseline value; shift, interval, flagged up / down / not),
+  every flagged background cell with its sign, the other flagged parts of the shortcut
+  class, and how often the shortcut model decides that class on the baseline alone.
 """
 
 import argparse
@@ -107,13 +107,16 @@ def power_row(family, shortcut_name, n, report):
     """A row of the power table: the shortcut class's background cell, every flagged background, the class's parts."""
     flagged = report.flagged()
     background = flagged[flagged["part"] == "background"]
-    own = flagged[(flagged["class"] == shortcut_name) & (flagged["part"] != "background")]
+    own = flagged[(flagged["class"] == shortcut_name) & ~flagged["part"].isin(["background", "(baseline)"])]
     describe = lambda rows: ", ".join(f"{r['class']}/{r['part']} {r['shift']:+.2f}"  # noqa: E731
                                       for r in rows.to_dict("records")) or "none"
-    cell = report.shifts[(report.shifts["class"] == shortcut_name) & (report.shifts["part"] == "background")].iloc[0]
-    verdict = "up" if cell["flagged"] and cell["shift"] > 0 else ("down" if cell["flagged"] else "not flagged")
-    return (f"| {family} | {shortcut_name} | {n} | {report.agreement:.2f} | {cell['shift']:+.2f} [{cell['low']:+.2f}, "
-            f"{cell['high']:+.2f}] {verdict} | {describe(background)} | {describe(own)} | "
+    def cell(part):
+        row = report.shifts[(report.shifts["class"] == shortcut_name) & (report.shifts["part"] == part)].iloc[0]
+        verdict = "up" if row["flagged"] and row["shift"] > 0 else ("down" if row["flagged"] else "not flagged")
+        return f"{row['shift']:+.2f} [{row['low']:+.2f}, {row['high']:+.2f}] {verdict}"
+
+    return (f"| {family} | {shortcut_name} | {n} | {report.agreement:.2f} | {cell('background')} | "
+            f"{cell('(baseline)')} | {describe(background)} | {describe(own)} | "
             f"{report.baseline['shortcut'].get(shortcut_name, float('nan')):.2f} |")
 
 
@@ -167,9 +170,9 @@ def main(argv=None):
     print("\n".join(seed_rows))
     print("\nPower: the clean model against one trained with a background shortcut for one class "
           "(images drawn with the shortcut)\n")
-    print("| family | shortcut class | images | agreement | its background: shift [interval] | flagged background "
-          "cells (B − A) | other flagged parts of the shortcut class | share of its images the shortcut model "
-          "decides on the baseline |\n|---|---|---|---|---|---|---|---|")
+    print("| family | shortcut class | images | agreement | its background: shift [interval] | its (baseline) | "
+          "flagged background cells (B − A) | other flagged parts of the shortcut class | share of its images the "
+          "shortcut model decides on the baseline |\n|---|---|---|---|---|---|---|---|---|")
     print("\n".join(power_rows))
 
 
