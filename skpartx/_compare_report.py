@@ -98,8 +98,8 @@ def comparison_text(report, markdown=False):
         lines += [f"{bullet}note: {warning}" for warning in _baseline_warnings(report, name)]
         rules = report.rules[report.rules["class"] == name]
         lines += [bullet + line for line in _rule_lines(report, rules)] or [bullet + "no rule on either side"]
-        flagged = report.shifts[(report.shifts["class"] == name) & report.shifts["flagged"]]
-        flagged = flagged.reindex(flagged["shift"].abs().sort_values(ascending=False).index)
+        flagged = report.flagged()
+        flagged = flagged[flagged["class"] == name]
         if len(flagged):
             lines.append(f"{bullet}part shifts beyond ±{report.margin:g}:")
             lines += [f"{bullet}  {_shift_line(report, row)}" for row in flagged.to_dict("records")]

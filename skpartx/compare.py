@@ -366,8 +366,10 @@ class _Settings:
     def values_for(self, attributor, X, target):
         """Per-part values of ``X`` explained for ``target`` (as :meth:`attribute` gives them)."""
         explanations = attributor.explain(X, target)
-        return np.array([[e.scores.get(name, 0.0) for name in X.part_names] + [e.empty_score] * self.with_baseline
-                         for e in explanations], dtype=np.float64)
+        rows = [[e.scores.get(name, 0.0) for name in X.part_names] for e in explanations]
+        if self.with_baseline:
+            rows = [row + [e.empty_score] for row, e in zip(rows, explanations)]
+        return np.array(rows, dtype=np.float64).reshape(len(explanations), -1)
 
     def columns(self, part_names):
         """The names of the values' columns: the parts, then the baseline's when it is there."""

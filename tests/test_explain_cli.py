@@ -1,14 +1,12 @@
 """``skpartx explain`` on files written the way a user would have them."""
 
 import json
-import os
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
-from coco_helpers import coco_parts_file
+from coco_helpers import write_user_files
 from skpartx.cli import main
 from skpartx.cli.explain_folder import run_explain
 from skpartx.cli.inputs import load_model
@@ -19,22 +17,8 @@ def user_files(tmp_path_factory, data, model, test_slice):
     """An image folder (class sub-folders named in the model's output order), part labels
     for 6 images per class in a COCO file, and the model as TorchScript and as a factory."""
     root = tmp_path_factory.mktemp("user")
-    images = root / "images"
     idx = np.arange(test_slice.start, test_slice.start + 120)
-    folders = [f"{c}_{name}" for c, name in enumerate(data.target_names)]
-    names, labelled = [], []
-    for i in idx:
-        folder = folders[data.target[i]]
-        os.makedirs(images / folder, exist_ok=True)
-        name = f"{folder}/img{i}.png"
-        Image.fromarray((data.images[i].transpose(1, 2, 0) * 255).round().astype(np.uint8)).save(images / name)
-        names.append(name)
-        if sum(n.startswith(folder) for n in labelled) < 6:
-            labelled.append(name)
-    chosen = [names.index(n) for n in labelled]
-    coco_parts_file(root / "parts.json", labelled, data.masks[idx[chosen]], data.part_names)
-    torch.jit.trace(model.eval(), torch.zeros(1, 3, 40, 40)).save(str(root / "model.pt"))
-    torch.save(model.state_dict(), root / "weights.pt")
+    folders = write_user_files(root, data, model, idx, 6)
     (root / "mymodels.py").write_text("from skpartx.models import SmallCNN\n\ndef build():\n    return SmallCNN(4)\n")
     return root, folders
 

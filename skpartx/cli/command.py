@@ -69,30 +69,40 @@ def _parser():
         "explain",
         help="global part rules for your model on an image folder with COCO part annotations for some images",
     )
-    explain.add_argument("--images", required=True, help="folder with one sub-folder of images per class")
-    explain.add_argument(
-        "--annotations", required=True, help="COCO part annotations (polygons or RLE) of some images, paths relative to --images"
-    )
+    _folder_arguments(explain)
     explain.add_argument("--model", required=True, help="TorchScript file, or module:factory returning the torch module")
     explain.add_argument("--weights", help="state dict for a module:factory model (loaded with weights_only=True)")
     explain.add_argument(
         "--backbone", help="feature network for the part transfer, as --model (default: the model; required for TorchScript)"
     )
-    explain.add_argument("--backbone-weights", help="state dict for a module:factory backbone")
     explain.add_argument("--out", default="skpartx-report", help="folder for the report (default: %(default)s)")
-    explain.add_argument("--image-size", type=int, default=224, help="side images are resized to (default: %(default)s)")
-    explain.add_argument("--method", default="shapley", help="attribution method (default: %(default)s)")
-    explain.add_argument("--baseline", default="mean", help="what replaces removed parts (default: %(default)s)")
     explain.add_argument("--rule-model", default="set_cover", help="set_cover or an imodels learner (default: %(default)s)")
-    explain.add_argument("--class-names", help="file with one class name per line, in the model's output order")
     explain.add_argument(
         "--holdout", type=float, default=0.25,
         help="share of images kept out of rule learning to measure the rules on (default: %(default)s)",
     )
-    explain.add_argument("--device", default="auto", help="auto, cpu or cuda (default: %(default)s)")
-    explain.add_argument("--quiet", action="store_true", help="no progress bars")
+    _explanation_arguments(explain, "model's")
     _compare_parser(sub)
     return parser
+
+
+def _folder_arguments(parser):
+    """The user's files that ``explain`` and ``compare`` read: image folder, part annotations, backbone weights."""
+    parser.add_argument("--images", required=True, help="folder with one sub-folder of images per class")
+    parser.add_argument(
+        "--annotations", required=True, help="COCO part annotations (polygons or RLE) of some images, paths relative to --images"
+    )
+    parser.add_argument("--backbone-weights", help="state dict for a module:factory backbone")
+    parser.add_argument("--image-size", type=int, default=224, help="side images are resized to (default: %(default)s)")
+
+
+def _explanation_arguments(parser, whose):
+    """How ``explain`` and ``compare`` explain: method, baseline, class names, device, progress."""
+    parser.add_argument("--method", default="shapley", help="attribution method (default: %(default)s)")
+    parser.add_argument("--baseline", default="mean", help="what replaces removed parts (default: %(default)s)")
+    parser.add_argument("--class-names", help=f"file with one class name per line, in the {whose} output order")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: %(default)s)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def _compare_parser(sub):
@@ -102,10 +112,7 @@ def _compare_parser(sub):
         "compare",
         help="what changed between two models: their global part explanations compared on an image folder",
     )
-    compare.add_argument("--images", required=True, help="folder with one sub-folder of images per class")
-    compare.add_argument(
-        "--annotations", required=True, help="COCO part annotations (polygons or RLE) of some images, paths relative to --images"
-    )
+    _folder_arguments(compare)
     compare.add_argument("--model-a", required=True, help="the reference model, as --model of skpartx explain")
     compare.add_argument("--model-b", required=True, help="the model compared with it, as --model-a")
     compare.add_argument("--weights-a", help="state dict for a module:factory model A (loaded with weights_only=True)")
@@ -115,14 +122,9 @@ def _compare_parser(sub):
         help="feature network of the one part transfer both models share, as --model-a (default: model A; required "
              "when model A is TorchScript)",
     )
-    compare.add_argument("--backbone-weights", help="state dict for a module:factory backbone")
     compare.add_argument("--names", nargs=2, action=_TwoNames, default=["A", "B"], metavar=("NAME_A", "NAME_B"),
                          help="names of the two models in the report (default: A B)")
     compare.add_argument("--out", default="skpartx-compare", help="folder for the comparison (default: %(default)s)")
-    compare.add_argument("--image-size", type=int, default=224, help="side images are resized to (default: %(default)s)")
-    compare.add_argument("--method", default="shapley", help="attribution method (default: %(default)s)")
-    compare.add_argument("--baseline", default="mean", help="what replaces removed parts (default: %(default)s)")
-    compare.add_argument("--class-names", help="file with one class name per line, in the models' output order")
     compare.add_argument(
         "--margin", type=_at_least_zero, default=DEFAULT_MARGIN,
         help="a part shift is flagged only when its whole interval lies beyond this (default: %(default)s)",
@@ -137,8 +139,7 @@ def _compare_parser(sub):
     compare.add_argument(
         "--seed", type=int, default=0, help="random seed of transfer, split, bootstrap and attribution (default: 0)"
     )
-    compare.add_argument("--device", default="auto", help="auto, cpu or cuda (default: %(default)s)")
-    compare.add_argument("--quiet", action="store_true", help="no progress bars")
+    _explanation_arguments(compare, "models'")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

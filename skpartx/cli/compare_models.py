@@ -31,11 +31,9 @@ def run_compare(
 
     Parameters
     ----------
-    images : str
-        Folder with one sub-folder of images per class.
-    annotations : str
-        COCO part annotations (polygons or RLE per part) of some of those images; each
-        ``file_name`` is relative to ``images``.
+    images, annotations : str
+        The image folder and its part annotations, as in
+        :func:`~skpartx.cli.explain_folder.run_explain`.
     model_a, model_b : str or torch.nn.Module
         The reference model (A) and the model compared with it (B), of the same outputs:
         modules, or specifications for :func:`~skpartx.cli.inputs.load_model`.
