@@ -369,7 +369,7 @@ class _Settings:
         rows = [[e.scores.get(name, 0.0) for name in X.part_names] for e in explanations]
         if self.with_baseline:
             rows = [row + [e.empty_score] for row, e in zip(rows, explanations)]
-        return np.array(rows, dtype=np.float64).reshape(len(explanations), -1)
+        return np.array(rows, dtype=np.float64)
 
     def columns(self, part_names):
         """The names of the values' columns: the parts, then the baseline's when it is there."""
