@@ -8,6 +8,9 @@ import numpy as np
 
 from ._html import page, table
 
+# A class a side decides on the baseline alone for at least this share of its images gets a note.
+HOLLOW_SHARE = 0.5
+
 _CHANGE_MARK = {"kept": "=", "lost": "−", "gained": "+"}
 _CHANGE_STYLE = {"kept": "", "lost": "background:#fde0dc;text-decoration:line-through",
                  "gained": "background:#dcf5dc;font-weight:600"}
@@ -72,10 +75,10 @@ def _shift_line(report, row):
 
 
 def _baseline_warnings(report, class_name):
-    """Per side that decides ``class_name`` on the baseline alone for at least half its images, a sentence."""
+    """Per side that decides ``class_name`` on the baseline alone for ``HOLLOW_SHARE`` of its images, a sentence."""
     return [f"{side} decides {class_name} on the baseline alone for {share:.0%} of its images: all its parts fall or "
             "rise together, whatever the model looks at"
-            for side, share in report.baseline.loc[class_name].items() if share >= 0.5]
+            for side, share in report.baseline.loc[class_name].items() if share >= HOLLOW_SHARE]
 
 
 def comparison_text(report, markdown=False):
