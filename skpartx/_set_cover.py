@@ -42,12 +42,59 @@ def fires(symbols, conjunction):
     return symbols[:, list(conjunction)].all(axis=1)
 
 
-def greedy_cover(symbols, positive, candidates, max_rules, min_precision, min_coverage, weights=None):
+def close_conjunction(symbols, rows, conjunction, weights, tolerance, max_length):
+    """The conjunction with every further symbol that is true on nearly all of ``rows``.
+
+    Symbols are added most frequent first while the rows the extended conjunction loses
+    weigh at most ``tolerance`` of ``rows`` and it has at most ``max_length`` symbols: an
+    approximately closed conjunction (a closed itemset, with a tolerance). A set-cover pick
+    is the most general conjunction; when a model needs two parts together, both carry its
+    decision on almost every image, yet the first alone fires as often. Closing the pick
+    names every part that carries the decision on the images it covers.
+
+    Parameters
+    ----------
+    symbols : bool ndarray (n, n_symbols)
+    rows : bool ndarray (n,)
+        The rows the conjunction describes (its class's rows it fires on).
+    conjunction : tuple of int
+    weights : ndarray (n,)
+    tolerance : float
+        Most share of the weight of ``rows`` the closed conjunction may not fire on.
+    max_length : int
+
+    Returns
+    -------
+    conjunction : tuple of int
+        Sorted; ``conjunction`` itself when no symbol qualifies.
+    """
+    total = float(weights[rows].sum())
+    if tolerance <= 0 or total <= 0:
+        return tuple(conjunction)
+    closed, kept = list(conjunction), rows.copy()
+    share = symbols[rows].T.astype(np.float64) @ weights[rows] / total
+    for symbol in np.argsort(-share, kind="stable"):
+        if len(closed) >= max_length:
+            break
+        if symbol in closed:
+            continue
+        narrower = kept & symbols[:, symbol]
+        if weights[rows & ~narrower].sum() > tolerance * total + 1e-12:
+            break
+        closed.append(int(symbol))
+        kept = narrower
+    return tuple(sorted(closed))
+
+
+def greedy_cover(symbols, positive, candidates, max_rules, min_precision, min_coverage, weights=None, *,
+                 closure=0.0, max_length=None):
     """Pick conjunctions that cover the positive rows (METHODS.md, GEPC step 6).
 
     Each pick is the admissible conjunction that fires on the most still-uncovered
     positive rows; ties go to the shorter conjunction, then to the more precise one,
-    then to the first in ``candidates``.
+    then to the first in ``candidates``. With ``closure``, a pick is then closed
+    (:func:`close_conjunction`) when the closed conjunction is still admissible; the few
+    rows it leaves count as covered, so that no rule is spent on them.
 
     Parameters
     ----------
@@ -64,6 +111,10 @@ def greedy_cover(symbols, positive, candidates, max_rules, min_precision, min_co
     weights : ndarray (n,), optional
         Row weights; every count (gain, precision, coverage) is a weighted sum, so integer
         weights act like repeated rows.
+    closure : float, default=0.0
+        Tolerance of the closure of each pick (0: picks stay as chosen).
+    max_length : int, default=None
+        Most symbols in a closed pick (None: the longest candidate's length).
 
     Returns
     -------
@@ -89,10 +140,24 @@ def greedy_cover(symbols, positive, candidates, max_rules, min_precision, min_co
             break
         # Candidates come sorted, so the stable lexsort breaks remaining ties by symbol order.
         best = np.lexsort((-precision, lengths, -np.round(score, 9)))[0]
-        picks.append((candidates[best], fired[best], float(precision[best])))
+        picks.append(closed_pick(symbols, positive, weights, candidates[best], fired[best], float(precision[best]),
+                                 closure, max_length or int(lengths.max()), min_precision))
         uncovered &= ~fired[best]
         admissible[best] = False
     return picks
+
+
+def closed_pick(symbols, positive, weights, conjunction, fired, precision, closure, max_length, min_precision):
+    """``(conjunction, fired_rows, precision)`` of a pick, closed when that keeps it admissible."""
+    closed = close_conjunction(symbols, fired & positive, conjunction, weights, closure, max_length)
+    if closed == tuple(conjunction):
+        return conjunction, fired, precision
+    narrower = fires(symbols, closed)
+    firing = float(weights[narrower].sum())
+    closed_precision = float(weights[narrower & positive].sum()) / firing
+    if closed_precision < min_precision - 1e-12:
+        return conjunction, fired, precision
+    return closed, narrower, closed_precision
 
 
 def drop_subsumed(picks, weights=None):
@@ -160,7 +225,7 @@ def class_candidates(symbols, positive, weights, *, msx, candidates, max_length,
 
 
 def set_cover(symbols, y_index, weights, *, n_classes, msx, candidates, max_length, min_support, max_rules,
-              min_precision, min_coverage, as_decision_list=False):
+              min_precision, min_coverage, closure=0.0, as_decision_list=False):
     """GEPC's set cover of every class: the picks ``[(class index, symbol indices)]``.
 
     Parameters
@@ -174,6 +239,9 @@ def set_cover(symbols, y_index, weights, *, n_classes, msx, candidates, max_leng
         The candidates of each class (:func:`class_candidates`).
     max_rules, min_precision, min_coverage
         Of each class's cover (:func:`greedy_cover`).
+    closure : float, default=0.0
+        Tolerance of the closure of each pick (:func:`close_conjunction`); MSX symbols are
+        each an image's own conjunction and are not closed.
     as_decision_list : bool, default=False
         One ordered list across classes (:func:`decision_list`) rather than each class's
         own picks, grouped by class, without those another pick subsumes.
@@ -187,16 +255,18 @@ def set_cover(symbols, y_index, weights, *, n_classes, msx, candidates, max_leng
                          min_support=min_support)
         for k in range(n_classes)
     ]
+    closing = dict(closure=0.0 if msx else closure, max_length=max_length)
     if as_decision_list:
-        return decision_list(symbols, y_index, per_class, weights, max_rules, min_precision, min_coverage)
+        return decision_list(symbols, y_index, per_class, weights, max_rules, min_precision, min_coverage, **closing)
     picks = []
     for k, own in enumerate(per_class):
-        chosen = greedy_cover(symbols, y_index == k, own, max_rules, min_precision, min_coverage, weights)
+        chosen = greedy_cover(symbols, y_index == k, own, max_rules, min_precision, min_coverage, weights, **closing)
         picks += [(k, conjunction) for conjunction, _, _ in drop_subsumed(chosen, weights)]
     return picks
 
 
-def decision_list(symbols, y_index, candidates, weights, max_rules, min_precision, min_coverage):
+def decision_list(symbols, y_index, candidates, weights, max_rules, min_precision, min_coverage, *, closure=0.0,
+                  max_length=None):
     """Greedy ordered list ``[(class index, symbol indices)]`` across classes.
 
     Each step takes the best admissible rule of any class on the rows that earlier rules
@@ -213,6 +283,8 @@ def decision_list(symbols, y_index, candidates, weights, max_rules, min_precisio
     weights : ndarray (n,)
     max_rules : int
     min_precision, min_coverage : float
+    closure, max_length
+        Closure of each pick (:func:`greedy_cover`).
 
     Returns
     -------
@@ -229,7 +301,7 @@ def decision_list(symbols, y_index, candidates, weights, max_rules, min_precisio
                 continue
             chosen = greedy_cover(
                 symbols[remaining], y_index[remaining] == k, own, 1, min_precision, 1.0,
-                weights[remaining],
+                weights[remaining], closure=closure, max_length=max_length,
             )
             if not chosen:
                 continue

@@ -177,7 +177,7 @@ def resolve_defaults(binarize, candidates, encoding, stacklevel=2):
         warnings.warn(
             f"GlobalRuleExplainer's defaults for part scores changed in skpartx 0.2: {' and '.join(changed)}, "
             "which reproduce the model better on both built-in data families (benchmarks/RESULTS.md); pass the "
-            "former values for the former rules, or the new ones to silence this warning.",
+            "former values and closure=0 for the former rules, or the new ones to silence this warning.",
             FutureWarning,
             stacklevel=stacklevel + 1,
         )

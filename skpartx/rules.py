@@ -64,10 +64,19 @@ _PARAMETER_CONSTRAINTS = {
     "min_coverage": [Interval(Real, 0, 1, closed="both")],
     "min_support": [Interval(Integral, 1, None, closed="left")],
     "candidates": [StrOptions({"auto", "observed", "subsets"})],
+    "closure": [Interval(Real, 0, 1, closed="left")],
     "as_decision_list": ["boolean"],
     "target_names": ["array-like", dict, None],
     "random_state": ["random_state"],
 }
+
+
+def warn_unseen_classes(y, classes):
+    """Warn (at the caller of the caller) when ``y`` holds classes the rules were not fitted on."""
+    unseen = np.setdiff1d(np.unique(np.asarray(y)), classes).tolist()
+    if unseen:
+        warnings.warn(f"y holds class(es) {unseen} that the rules were not fitted on, so they count as errors; "
+                      "fit on images of every class the model decides.", UserWarning, stacklevel=3)
 
 
 @dataclass(frozen=True)
@@ -217,6 +226,11 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
         0.2: ``"observed"`` before). Each pick fires on the most still-uncovered images of its
         class (ties: the shorter, then the more precise); a pick subsumed by a more general,
         at least as precise one of its class is dropped.
+    closure : float, default=0.05
+        Set cover on part scores (not MSXs): each pick gains every symbol on for all but this
+        share of the class's images it covers, if it stays precise enough, so that a rule names
+        every part carrying the decision (``charger ← horn ∧ leg``, not ``charger ← horn``, when
+        both carry it); 0 keeps the most general pick. Added in 0.2.
     as_decision_list : bool, default=False
         Set cover: one ordered list across classes (each pick the best rule of any class on
         the images earlier rules left), decided by the first firing rule.
@@ -286,7 +300,7 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
 
     def __init__(self, rule_model="set_cover", *, binarize="auto", threshold=None, top_k=2, max_rule_length=3,
                  max_rules=5, min_precision=0.9, min_coverage=0.98, min_support=2, candidates="auto",
-                 as_decision_list=False, target_names=None, random_state=None):
+                 closure=0.05, as_decision_list=False, target_names=None, random_state=None):
         self.rule_model = rule_model
         self.binarize = binarize
         self.threshold = threshold
@@ -297,6 +311,7 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
         self.min_coverage = min_coverage
         self.min_support = min_support
         self.candidates = candidates
+        self.closure = closure
         self.as_decision_list = as_decision_list
         self.target_names = target_names
         self.random_state = random_state
@@ -362,7 +377,7 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
                 symbols, y_index, weights, n_classes=len(self.classes_), msx=self.binarize_ == "msx",
                 candidates=self.candidates_, max_length=self.max_rule_length, min_support=self.min_support,
                 max_rules=self.max_rules, min_precision=self.min_precision, min_coverage=self.min_coverage,
-                as_decision_list=self.as_decision_list,
+                closure=self.closure, as_decision_list=self.as_decision_list,
             )
             names = self.symbol_space_.names
             return [(k, tuple((names[j], "==", 1) for j in conjunction), None) for k, conjunction in picks], None
@@ -370,8 +385,7 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
 
         self.learner_, self.decision_, raw, self.intercept_, default = fit_rule_model(
             self.rule_model, symbols, y, self.symbol_space_.names, self.classes_, self.class_names_, sample_weight,
-            self.random_state,
-        )
+            self.random_state)
         return raw, default
 
     def __setstate__(self, state):
@@ -398,8 +412,7 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
 
     def firing(self, F: ArrayLike, rules: "Sequence[Rule] | None" = None) -> np.ndarray:
         """Bool ``(n_images, n_rules)``: which of ``rules`` (default: ``rules_``) fire on the images of ``F``."""
-        symbols = self._symbols(F)
-        return self.symbol_space_.firing(symbols, [r.conditions for r in (rules or self.rules_)])
+        return self.symbol_space_.firing(self._symbols(F), [r.conditions for r in (rules or self.rules_)])
 
     def _decide(self, firing):
         """The class index decided for each image, and whether a rule of that class decided it."""
@@ -414,12 +427,8 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
     def score(self, F: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> float:
         """Fidelity: the share of images on which the rules reproduce the model's decision ``y``
         (a warning names the classes of ``y`` the rules were not fitted on, never reproduced)."""
-        predicted = self.predict(F)
-        unseen = np.setdiff1d(np.unique(np.asarray(y)), self.classes_).tolist()
-        if unseen:
-            warnings.warn(f"y holds class(es) {unseen} that the rules were not fitted on, so they count as errors; "
-                          "fit on images of every class the model decides.", UserWarning, stacklevel=2)
-        return accuracy_score(y, predicted, sample_weight=sample_weight)
+        warn_unseen_classes(y, self.classes_)
+        return accuracy_score(y, self.predict(F), sample_weight=sample_weight)
 
     def coverage(self, F: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> float:
         """Share of images decided (``decision_``) by a rule of the model's decided class ``y``:

@@ -80,6 +80,54 @@ def test_subset_candidates_give_shortest_separating_rules(ideal):
         assert all(rule.conditions[0][0] in parts for rule in explainer.rules_for(c))
 
 
+def test_closure_names_every_part_that_carries_the_decision():
+    """Both parts of each planted pair carry the decision on 98% of the images: the most
+    general pick is one part; its closure is the pair. With 10% of images explained by one
+    part (beyond the 5% tolerance) the pick stays one part."""
+    data, F = ideal_scores(0.02)
+    closed = GlobalRuleExplainer(binarize="relative").fit(F, data.target)
+    unclosed = GlobalRuleExplainer(binarize="relative", closure=0).fit(F, data.target)
+    for c, parts in data.rules.items():
+        assert [set(closed.rule_parts(rule)) for rule in closed.rules_for(c)] == [set(parts)]
+        assert all(len(rule) == 1 for rule in unclosed.rules_for(c))
+    assert closed.coverage(F, data.target) >= 0.95
+    _, F_lone = ideal_scores(0.1)
+    lone = GlobalRuleExplainer(binarize="relative").fit(F_lone, data.target)
+    assert all(len(rule) == 1 for rule in lone.rules_)
+
+
+def test_close_conjunction_from_its_definition():
+    """Brute force: the closure adds symbols most frequent first while the rows lost weigh at
+    most the tolerance, up to the length limit, and only while the closed pick stays precise."""
+    from skpartx._set_cover import close_conjunction, greedy_cover
+
+    rng = np.random.RandomState(0)
+    rows = np.zeros(200, bool)
+    rows[:100] = True
+    symbols = np.zeros((200, 5), bool)
+    symbols[:100, 0] = True          # the pick
+    symbols[:97, 1] = True           # on 97% of its rows: added at tolerance 0.05
+    symbols[3:99, 2] = True          # 96%, but together with 1 it loses 5 rows of 100 (> 4)
+    symbols[:, 3] = rng.rand(200) < 0.5
+    weights = np.ones(200)
+    assert close_conjunction(symbols, rows, (0,), weights, 0.05, 3) == (0, 1)
+    assert close_conjunction(symbols, rows, (0,), weights, 0.06, 3) == (0, 1, 2)
+    assert close_conjunction(symbols, rows, (0,), weights, 0.06, 2) == (0, 1)
+    assert close_conjunction(symbols, rows, (0,), weights, 0.0, 3) == (0,)
+    # weights count as repeated rows: the 3 rows without symbol 1 weigh 3 each (9 of 106)
+    heavy = weights.copy()
+    heavy[97:100] = 3
+    assert close_conjunction(symbols, rows, (0,), heavy, 0.05, 3) == (0,)
+    # A closed pick below min_precision is not taken: symbol 0 fires on 5 other rows, which all
+    # have symbol 1, so (0, 1) has precision 97/102 < 100/105.
+    symbols[100:105, 0] = symbols[100:105, 1] = True
+    [(conjunction, fired, precision)] = greedy_cover(symbols, rows, [(0,)], 1, 0.951, 1.0, closure=0.05, max_length=3)
+    assert conjunction == (0,) and precision == pytest.approx(100 / 105)
+    [(conjunction, fired, precision)] = greedy_cover(symbols, rows, [(0,)], 1, 0.9, 1.0, closure=0.05, max_length=3)
+    assert conjunction == (0, 1) and precision == pytest.approx(97 / 102)
+    np.testing.assert_array_equal(fired, symbols[:, 0] & symbols[:, 1])
+
+
 def brute_force_statistics(F, y, conditions, target, threshold=0.5):
     scores = F.to_numpy()
     symbols = (scores > 0) & (scores >= threshold * scores.max(axis=1, keepdims=True))
