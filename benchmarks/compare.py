@@ -26,7 +26,8 @@ of ``compare_models``).
   ``(baseline)`` cell (the all-baseline value; shift, interval, flagged up / down / not),
   every flagged background cell with its sign, the other flagged parts of the shortcut
   class, and how often the shortcut model decides that class on the baseline alone.
-  ``--power-baseline zero`` repeats it against a black canvas, which no shortcut hue resembles.
+  ``--power-baseline zero`` repeats it against a black canvas (which classes a shortcut model
+  decides on the blank canvas depends on the baseline).
 """
 
 import argparse

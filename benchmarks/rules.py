@@ -5,6 +5,7 @@ Usage::
     python benchmarks/rules.py                      # the full table (about two hours on 2 cores)
     python benchmarks/rules.py --training conjunctive --rule-models set_cover
     python benchmarks/rules.py --seeds 0 --baselines mean --rule-models set_cover figs
+    python benchmarks/rules.py --methods shapley --rule-models set_cover --closure 0   # unclosed picks
 
 For each data family (``make_part_shapes(family=...)``: "disjoint", each class one conjunction
 of its own two parts; "shared", classes sharing parts, with disjunctions) and each model seed:
@@ -146,8 +147,10 @@ def empty_share(explainer, F):
     return float(np.mean([sets == [frozenset()] for sets in space.explanations(np.asarray(F, dtype=float))]))
 
 
-def evaluate(rule_model, F_train, y_train, F_test, y_test, dnf, target_names):
+def evaluate(rule_model, F_train, y_train, F_test, y_test, dnf, target_names, closure=None):
     kwargs = dict(as_decision_list=True) if "decision list" in rule_model else {}
+    if closure is not None:
+        kwargs["closure"] = closure
     explainer = GlobalRuleExplainer(rule_model.split(" ")[0], target_names=target_names, random_state=0, **kwargs)
     start = time.perf_counter()
     explainer.fit(F_train, y_train)
@@ -181,6 +184,8 @@ def main(argv=None):
     parser.add_argument("--rule-models", nargs="+", default=list(RULE_MODELS))
     parser.add_argument("--imodels-baselines", nargs="+", default=None,
                         help="baselines on which the imodels learners run (default: all of --baselines)")
+    parser.add_argument("--closure", type=float, default=None,
+                        help="GlobalRuleExplainer's closure (default: its own default); 0 for the most general picks")
     parser.add_argument("--csv", default=None, help="also write every row to this CSV file")
     args = parser.parse_args(argv)
     imodels_baselines = args.imodels_baselines or args.baselines
@@ -209,7 +214,8 @@ def main(argv=None):
                         continue
                     row = {"training": training, "family": family, "seed": seed, "method": method, "baseline": baseline,
                            "rule model": rule_model, "accuracy": accuracy, "partial p": partial_p}
-                    row.update(evaluate(rule_model, F_train, y_train, F_test, y_test, dnf, data.target_names))
+                    row.update(evaluate(rule_model, F_train, y_train, F_test, y_test, dnf, data.target_names,
+                                        args.closure))
                     rows.append(row)
                     print(
                         f"{training:11s} {family:8s} {seed:4d} {method:7s} {baseline:8s} {rule_model:26s} "
