@@ -227,10 +227,9 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
         class (ties: the shorter, then the more precise); a pick subsumed by a more general,
         at least as precise one of its class is dropped.
     closure : float, default=0.05
-        Set cover on part scores (not MSXs): each pick gains every symbol on for all but this
-        share of the class's images it covers, if it stays precise enough, so that a rule names
-        every part carrying the decision (``charger ← horn ∧ leg``, not ``charger ← horn``, when
-        both carry it); 0 keeps the most general pick. Added in 0.2.
+        Set cover on part scores (not MSXs): each pick gains every symbol on for all but this share
+        of the images it covers, if still precise, so a rule names every part carrying the decision
+        (``charger ← horn ∧ leg``, not ``← horn``, when both do); 0 keeps the most general pick.
     as_decision_list : bool, default=False
         Set cover: one ordered list across classes (each pick the best rule of any class on
         the images earlier rules left), decided by the first firing rule.
@@ -389,7 +388,7 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
         return raw, default
 
     def __setstate__(self, state):
-        super().__setstate__(state)
+        super().__setstate__({"closure": 0.0, **state})  # saved before closure existed: picks as then
         if "rules_" in state and "decision_" not in state:
             self._saved_by_old_release = True
 
@@ -412,7 +411,8 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
 
     def firing(self, F: ArrayLike, rules: "Sequence[Rule] | None" = None) -> np.ndarray:
         """Bool ``(n_images, n_rules)``: which of ``rules`` (default: ``rules_``) fire on the images of ``F``."""
-        return self.symbol_space_.firing(self._symbols(F), [r.conditions for r in (rules or self.rules_)])
+        symbols = self._symbols(F)  # first: it refuses rules saved by an old release
+        return self.symbol_space_.firing(symbols, [r.conditions for r in (rules or self.rules_)])
 
     def _decide(self, firing):
         """The class index decided for each image, and whether a rule of that class decided it."""

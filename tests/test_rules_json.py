@@ -161,10 +161,12 @@ def test_pickle_of_the_last_release_loads_and_fails_clearly():
     F, y = score_table(200, 0)
     explainer = GlobalRuleExplainer().fit(F, y)
     state = dict(explainer.__getstate__())
-    for name in ("decision_", "symbol_space_", "intercept_", "class_names_", "binarize_", "empty_explanations_"):
+    for name in ("decision_", "symbol_space_", "intercept_", "class_names_", "binarize_", "empty_explanations_",
+                 "closure"):
         state.pop(name)
     old = GlobalRuleExplainer.__new__(GlobalRuleExplainer)
     old.__setstate__(state)
+    assert old.get_params()["closure"] == 0.0 and "GlobalRuleExplainer" in repr(old)
     with pytest.raises(ValueError, match="skpartx 0.1"):
         old.predict(F)
     with pytest.raises(ValueError, match="fit it again"):
