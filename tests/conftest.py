@@ -171,9 +171,10 @@ def test_slice():
 @pytest.fixture(scope="session")
 def shortcut_case():
     """Flyers always before backgrounds of their own hue; other classes on random hues: a
-    model trained on it and 200 held-out images (test_shortcut.py, test_compare.py)."""
+    model trained on it (seed ``SKPARTX_TEST_MODEL_SEED`` too) and 200 held-out images
+    (test_shortcut.py, test_compare.py)."""
     data = make_part_shapes(1800, image_size=40, spurious=1.0, spurious_classes=[0], random_state=0)
-    torch.manual_seed(0)
-    model = train_classifier(data.images[:1600], data.target[:1600], epochs=8, random_state=0)
+    torch.manual_seed(MODEL_SEED)
+    model = train_classifier(data.images[:1600], data.target[:1600], epochs=8, random_state=MODEL_SEED)
     X = PartImages(data.images[1600:], data.masks[1600:], data.part_names)
     return data, model, X
