@@ -93,8 +93,9 @@ def greedy_cover(symbols, positive, candidates, max_rules, min_precision, min_co
     Each pick is the admissible conjunction that fires on the most still-uncovered
     positive rows; ties go to the shorter conjunction, then to the more precise one,
     then to the first in ``candidates``. With ``closure``, a pick is then closed
-    (:func:`close_conjunction`) when the closed conjunction is still admissible; the few
-    rows it leaves count as covered, so that no rule is spent on them.
+    (:func:`close_conjunction`) when the closed conjunction is still admissible and still
+    covers all but ``closure`` of the rows the pick newly covers; the few rows it leaves
+    count as covered, so that no rule is spent on them.
 
     Parameters
     ----------
@@ -140,19 +141,23 @@ def greedy_cover(symbols, positive, candidates, max_rules, min_precision, min_co
             break
         # Candidates come sorted, so the stable lexsort breaks remaining ties by symbol order.
         best = np.lexsort((-precision, lengths, -np.round(score, 9)))[0]
-        picks.append(closed_pick(symbols, positive, weights, candidates[best], fired[best], float(precision[best]),
-                                 closure, max_length or int(lengths.max()), min_precision))
+        picks.append(closed_pick(symbols, positive, fired[best] & uncovered, weights, candidates[best], fired[best],
+                                 float(precision[best]), closure, max_length or int(lengths.max()), min_precision))
         uncovered &= ~fired[best]
         admissible[best] = False
     return picks
 
 
-def closed_pick(symbols, positive, weights, conjunction, fired, precision, closure, max_length, min_precision):
-    """``(conjunction, fired_rows, precision)`` of a pick, closed when that keeps it admissible."""
+def closed_pick(symbols, positive, gained, weights, conjunction, fired, precision, closure, max_length, min_precision):
+    """``(conjunction, fired_rows, precision)`` of a pick, closed when that keeps it admissible
+    and keeps all but ``closure`` of the rows it was picked to cover (``gained``): a later pick
+    closed over all its class's rows could take on an earlier pick's symbols and cover nothing new."""
     closed = close_conjunction(symbols, fired & positive, conjunction, weights, closure, max_length)
     if closed == tuple(conjunction):
         return conjunction, fired, precision
     narrower = fires(symbols, closed)
+    if weights[gained & ~narrower].sum() > closure * weights[gained].sum() + 1e-12:
+        return conjunction, fired, precision
     firing = float(weights[narrower].sum())
     closed_precision = float(weights[narrower & positive].sum()) / firing
     if closed_precision < min_precision - 1e-12:

@@ -128,6 +128,26 @@ def test_close_conjunction_from_its_definition():
     np.testing.assert_array_equal(fired, symbols[:, 0] & symbols[:, 1])
 
 
+def test_a_later_pick_is_closed_over_the_images_it_was_picked_for():
+    """A second pick covers the few images the first left; closing it over all the images of
+    its class it fires on would add the first pick's symbol (on for most of them) and move it
+    onto images already covered. Every rule must still cover an image no earlier rule does."""
+    n = 300
+    symbols = np.zeros((n, 4), bool)
+    positive = np.zeros(n, bool)
+    positive[:100] = True
+    symbols[:97, 0] = True                      # fin: 97 of 100 divers
+    symbols[:70, 1] = symbols[97:100, 1] = True  # window: 70 with the fin, the 3 without it
+    symbols[100:, 2] = True
+    y = np.where(positive, 0, 1)
+    F = pd.DataFrame(symbols.astype(float), columns=["fin", "window", "other", "spare"])
+    rules = GlobalRuleExplainer(binarize="positive", min_coverage=1.0).fit(F, y)
+    diver = rules.rules_for(0)
+    assert [set(rules.rule_parts(rule)) for rule in diver] == [{"fin"}, {"window"}]
+    fired = rules.firing(F, diver)
+    assert fired[:, 1][positive & ~fired[:, 0]].any()
+
+
 def brute_force_statistics(F, y, conditions, target, threshold=0.5):
     scores = F.to_numpy()
     symbols = (scores > 0) & (scores >= threshold * scores.max(axis=1, keepdims=True))

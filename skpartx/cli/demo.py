@@ -92,9 +92,9 @@ def _user_labels(data, explain_idx, s):
     return labelled_idx, PartImages(data.images, masks, data.part_names)
 
 
-def _fit_pipeline(model, X_explain, y_explain, target_names, verbose):
+def _fit_pipeline(model, X_explain, y_explain, target_names, random_state, verbose):
     pipeline = make_pipeline(
-        PartLabelTransfer(backbone=model, verbose=verbose),
+        PartLabelTransfer(backbone=model, random_state=random_state, verbose=verbose),  # same masks every run
         # Removed parts take the data's mean colour: a black fill is far from every training
         # image, and on this data it credits the body for the window it surrounds.
         PartAttributor(model=model, method="shapley", baseline="mean", verbose=verbose),
@@ -233,7 +233,8 @@ def run_demo(
     laps.lap("model training" if source == "trained" else f"model ({source})")
 
     labelled_idx, X = _user_labels(data, explain_idx, s)
-    pipeline = _fit_pipeline(model, X[explain_idx], y_model[explain_idx], data.target_names, verbose)
+    pipeline = _fit_pipeline(model, X[explain_idx], y_model[explain_idx], data.target_names, s["random_state"],
+                             verbose)
     rules = pipeline.steps[-1][1]
     laps.lap("pipeline fit (transfer, attribution, rules)")
 
