@@ -74,11 +74,18 @@ def _shift_line(report, row):
             f"(shift {row['shift']:+.3f}, interval {_interval(row['low'], row['high'])}, {row['direction']})")
 
 
+def decided_on_baseline(baseline, classes=None):
+    """``"{side} decides {class} on the baseline alone for {share} of its images"`` for every side and
+    class (of ``classes``, default all) of the table ``baseline`` where the share reaches ``HOLLOW_SHARE``."""
+    return [f"{side} decides {name} on the baseline alone for {share:.0%} of its images"
+            for side in baseline.columns for name, share in baseline[side].items()
+            if share >= HOLLOW_SHARE and (classes is None or name in classes)]
+
+
 def _baseline_warnings(report, class_name):
     """Per side that decides ``class_name`` on the baseline alone for ``HOLLOW_SHARE`` of its images, a sentence."""
-    return [f"{side} decides {class_name} on the baseline alone for {share:.0%} of its images: all its parts fall or "
-            "rise together, whatever the model looks at"
-            for side, share in report.baseline.loc[class_name].items() if share >= HOLLOW_SHARE]
+    return [f"{sentence}: all its parts fall or rise together, whatever the model looks at"
+            for sentence in decided_on_baseline(report.baseline, [class_name])]
 
 
 def comparison_text(report, markdown=False):

@@ -34,7 +34,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 
 from . import _compare_report
-from ._compare_report import HOLLOW_SHARE
+from ._compare_report import decided_on_baseline
 from ._compare_stats import flag_shifts, rule_difference_intervals, shift_intervals
 from ._explanations import msx_part_shares
 from ._labels import display_name, unique_names
@@ -433,8 +433,7 @@ class _Settings:
         baseline = pd.DataFrame(
             {name: [float(table["baseline_sufficient"].get(c, np.nan)) for c in classes]
              for name, table in zip(self.names, baselines)}, index=pd.Index(class_names, name="class"))
-        hollow = [f"{name} decides {label} on the baseline alone for {share:.0%} of its images"
-                  for name in self.names for label, share in baseline[name].items() if share >= HOLLOW_SHARE]
+        hollow = decided_on_baseline(baseline)
         if hollow:
             notes = notes + [f"Explanations owe much to the baseline ({self.attributor.baseline!r}): {'; '.join(hollow)}. "
                              "Every part of such a class loses importance whatever the model looks at; the shift of "
