@@ -27,7 +27,8 @@ of ``compare_models``).
   every flagged background cell with its sign, the other flagged parts of the shortcut
   class, and how often the shortcut model decides that class on the baseline alone.
   ``--power-baseline zero`` repeats it against a black canvas (which classes a shortcut model
-  decides on the blank canvas depends on the baseline).
+  decides on the blank canvas depends on the baseline), ``--power-baseline reference``
+  against reference images (no canvas at all: removed parts show other held-out images).
 """
 
 import argparse
@@ -71,9 +72,9 @@ def shortcut_model(family, shortcut_class):
     return PartImages(data.images[n_train:], data.masks[n_train:], data.part_names), model
 
 
-def null_case(model, X, repetitions, rng):
+def null_case(model, X, repetitions, rng, baseline):
     """Share of random half splits with any flag, at margin 0 and at the default margin."""
-    attributor = PartAttributor(model, baseline="mean", random_state=0).fit(X)
+    attributor = PartAttributor(model, baseline=baseline, random_state=0).fit(X)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # baseline notices: part of the data, not of the test
         values = np.asarray(attributor.transform(X), dtype=np.float64)
@@ -91,7 +92,7 @@ def null_case(model, X, repetitions, rng):
     for seed in range(3):
         order = np.random.default_rng(100 + seed).permutation(len(X))
         report = compare_slices(model, X[np.sort(order[: len(X) // 2])], X[np.sort(order[len(X) // 2:])],
-                                random_state=seed, n_bootstrap=1000)
+                                random_state=seed, n_bootstrap=1000, attributor=PartAttributor(None, baseline=baseline))
         end_to_end += int(report.shifts["flagged"].any())
     return {margin: count / repetitions for margin, count in any_flag.items()}, end_to_end, int(stats["tested"].sum())
 
@@ -135,23 +136,25 @@ def main(argv=None):
     parser.add_argument("--shortcut-classes", type=int, nargs="+", default=None,
                         help="classes given a shortcut in turn, one model each (default: every class)")
     parser.add_argument("--cases", nargs="+", default=["null", "seeds", "power"], choices=["null", "seeds", "power"])
-    parser.add_argument("--power-baseline", default="mean",
-                        help="baseline of the power case's Shapley values (compare_models' default: mean)")
+    parser.add_argument("--baseline", default="mean",
+                        help="baseline of the Shapley values of every case (compare_models' default: mean)")
+    parser.add_argument("--power-baseline", default=None, help="baseline of the power case only (default: --baseline)")
     args = parser.parse_args(argv)
+    power_baseline = args.power_baseline or args.baseline
     rng = np.random.default_rng(0)
     null_rows, seed_rows, power_rows = [], [], []
     for family in args.families:
         start = time.perf_counter()
         names, held_out, (model, model_seed1) = models(family)
         if "null" in args.cases:
-            rates, end_to_end, n_cells = null_case(model, held_out, args.repetitions, rng)
+            rates, end_to_end, n_cells = null_case(model, held_out, args.repetitions, rng, args.baseline)
             se = np.sqrt(ALPHA * (1 - ALPHA) / args.repetitions)
             null_rows.append(f"| {family} | {len(held_out)} (2 x {len(held_out) // 2}) | {n_cells} | {args.repetitions} | "
                          f"{rates[0.0]:.3f} (level {ALPHA}, binomial s.e. {se:.3f}) | {rates[DEFAULT_MARGIN]:.3f} | "
                              f"{end_to_end} of 3 |")
         for n in (100, 200, len(held_out)) if "seeds" in args.cases else ():
             report = quiet_compare(model, model_seed1, held_out[:n], random_state=0, n_bootstrap=1000,
-                                   target_names=names)
+                                   target_names=names, attributor=PartAttributor(None, baseline=args.baseline))
             changes = report.rules["change"].value_counts()
             seed_rows.append(f"| {family} | {n} | {report.agreement:.3f} | {int(report.shifts['tested'].sum())} | "
                              + " | ".join(str(c) for c in flags_by_margin(report))
@@ -161,20 +164,20 @@ def main(argv=None):
             for n in (50, 100, 200, len(with_shortcut)):
                 report = quiet_compare(model, shortcut, with_shortcut[:n], names=("clean", "shortcut"), random_state=0,
                                        n_bootstrap=1000, target_names=names,
-                                       attributor=PartAttributor(None, baseline=args.power_baseline))
+                                       attributor=PartAttributor(None, baseline=power_baseline))
                 power_rows.append(power_row(family, names[shortcut_class], n, report))
         print(f"{family}: {time.perf_counter() - start:.0f} s", flush=True)
     print(f"\nalpha {ALPHA}, default margin {DEFAULT_MARGIN}, 1000 bootstrap resamples\n")
-    print("Null: one model, two random halves of the same images (unpaired)\n")
+    print(f"Null: one model, two random halves of the same images (unpaired; {args.baseline} baseline)\n")
     print("| family | images | tested cells | repetitions | any flag, margin 0 | any flag, default margin | "
           "compare_slices runs with a flag |\n|---|---|---|---|---|---|---|")
     print("\n".join(null_rows))
-    print("\nSeeds: the demo model with seed 0 against seed 1 (paired)\n")
+    print(f"\nSeeds: the demo model with seed 0 against seed 1 (paired; {args.baseline} baseline)\n")
     print("| family | images | agreement | tested cells | " + " | ".join(f"flagged at {m:g}" for m in MARGINS)
           + " | rules kept / lost / gained |\n|---|---|---|---|" + "---|" * len(MARGINS) + "---|")
     print("\n".join(seed_rows))
     print("\nPower: the clean model against one trained with a background shortcut for one class "
-          f"(images drawn with the shortcut; {args.power_baseline} baseline)\n")
+          f"(images drawn with the shortcut; {power_baseline} baseline)\n")
     print("| family | shortcut class | images | agreement | its background: shift [interval] | its (baseline) | "
           "flagged background cells (B − A) | other flagged parts of the shortcut class | share of its images the "
           "shortcut model decides on the baseline |\n|---|---|---|---|---|---|---|---|---|")

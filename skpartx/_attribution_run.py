@@ -134,7 +134,7 @@ class AttributionRunMixin:
     parameters and outputs.
 
     Needs, from the estimator it is mixed into: the fitted ``model_``, ``device_``,
-    ``part_names_``, ``mean_colour_`` and ``layer_``; the parameters ``method``, ``output``,
+    ``part_names_``, ``mean_colour_``, ``references_`` and ``layer_``; the parameters ``method``, ``output``,
     ``batch_size``, ``chunk_size``, ``random_state``, ``out_dir``, ``tau`` and ``verbose``;
     ``_baseline()`` (the baseline in use), ``_check_X(X)`` (checked images) and
     ``_transform_output(X, results, stacklevel)`` (what ``transform`` returns).
@@ -259,7 +259,11 @@ class AttributionRunMixin:
 
     def _fingerprint(self, *state):
         """Key of everything a result depends on: parameters, fitted state and ``state``."""
-        return estimator_fingerprint(self, _RESULT_LAYOUT, self.mean_colour_, self.part_names_, self.layer_, *state)
+        if self.references_ is None:  # not the reference baseline: keys as before it existed
+            return estimator_fingerprint(self, _RESULT_LAYOUT, self.mean_colour_, self.part_names_, self.layer_,
+                                         *state, unused=("n_references",))
+        return estimator_fingerprint(self, _RESULT_LAYOUT, self.mean_colour_, self.part_names_, self.layer_,
+                                     self.references_, *state)
 
     def _attribute(self, X, target=None):
         """Per image: scores, values, targets, evaluations, baseline results and details, chunk by chunk.

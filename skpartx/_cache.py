@@ -36,9 +36,13 @@ def fingerprint(*objects):
     return joblib.hash(_canonical(objects))
 
 
-def estimator_fingerprint(estimator, *state):
-    """Fingerprint of an estimator's parameters that affect results, and of extra ``state``."""
-    ignored = {"verbose", "memory", "out_dir", "device", "batch_size"}
+def estimator_fingerprint(estimator, *state, unused=()):
+    """Fingerprint of an estimator's parameters that affect results, and of extra ``state``.
+
+    ``unused`` names further parameters that do not affect these results (so that
+    results cached before such a parameter existed keep their key).
+    """
+    ignored = {"verbose", "memory", "out_dir", "device", "batch_size", *unused}
     params = {k: v for k, v in estimator.get_params(deep=False).items() if k not in ignored}
     return fingerprint(type(estimator).__qualname__, params, *state)
 

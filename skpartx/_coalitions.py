@@ -7,6 +7,8 @@ answers such questions in batches across images and coalitions, builds composite
 the device, and memoises every (image, coalition) it has evaluated.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -22,8 +24,23 @@ from ._torch import (
     to_device_images,
 )
 
-BASELINES = ("zero", "mean", "blur")
+BASELINES = ("zero", "mean", "blur", "reference")
 OUTPUTS = ("probability", "logit")
+
+
+@dataclass(frozen=True, eq=False)
+class ReferenceImages:
+    """A reference set for the ``"reference"`` baseline: removed parts show the pixels of
+    each reference image in turn, and a coalition's value is the mean over the references
+    (the expected value over a background distribution, as in SHAP's interventional form).
+
+    Attributes
+    ----------
+    images : ndarray of shape (K, C, H, W)
+        Whole images in [0, 1], e.g. drawn from the images an attributor was fitted on.
+    """
+
+    images: np.ndarray
 
 
 def class_value(logits, targets, output):
@@ -71,17 +88,27 @@ def _check_finite(values, what):
 
 
 def make_baseline(baseline, images, mean_image=None, blur_sigma=None):
-    """The replacement image for each image, ``(N, C, H, W)`` on the images' device.
+    """The replacement image for each image, ``(N, C, H, W)`` on the images' device, or for
+    :class:`ReferenceImages` the K replacements of each image, ``(N, K, C, H, W)``.
 
     Parameters
     ----------
-    baseline : {"zero", "mean", "blur"}, float, sequence of floats, array, tensor or callable
+    baseline : {"zero", "mean", "blur"}, float, sequence of floats, array, tensor, callable or ReferenceImages
         ``"zero"``: black. ``"mean"``: ``mean_image`` (the training images' mean).
         ``"blur"``: the image blurred with a Gaussian of ``blur_sigma`` (default H / 8).
         A float or per-channel sequence: a constant colour. An array/tensor of shape
         (C, H, W) or (N, C, H, W): that image. A callable: ``baseline(images)`` must
-        return a tensor of the images' shape.
+        return a tensor of the images' shape. :class:`ReferenceImages`: each of them.
+        The name ``"reference"`` needs the reference images, which a fitted
+        ``PartAttributor`` passes as :class:`ReferenceImages`.
     """
+    if isinstance(baseline, ReferenceImages):
+        references = _check_finite(torch.as_tensor(np.asarray(baseline.images)).to(images), "the reference images hold")
+        if references.ndim != 4 or references.shape[1:] != images.shape[1:] or not len(references):
+            raise ValueError(f"reference images must have shape (K, {', '.join(map(str, images.shape[1:]))}), "
+                             f"got {tuple(references.shape)}; the images explained must match those the "
+                             "attributor was fitted on.")
+        return references[None].expand(len(images), *references.shape)
     if isinstance(baseline, str):
         if baseline == "zero":  # one image shared by all (see CoalitionEngine.baseline_probabilities)
             return images.new_zeros((1, *images.shape[1:])).expand_as(images)
@@ -90,6 +117,9 @@ def make_baseline(baseline, images, mean_image=None, blur_sigma=None):
         if baseline == "blur":
             sigma = blur_sigma if blur_sigma is not None else images.shape[-2] / 8
             return _gaussian_blur(images, sigma)
+        if baseline == "reference":
+            raise ValueError("baseline='reference' needs reference images: give ReferenceImages (a fitted "
+                             "PartAttributor draws them from the images it was fitted on).")
         raise ValueError(f"baseline={baseline!r} is unknown; use one of {BASELINES}, a colour, an image or a callable.")
     if callable(baseline):
         out = torch.as_tensor(baseline(images)).to(images)
@@ -118,7 +148,9 @@ class CoalitionEngine:
 
     A coalition is a boolean vector over part ids: kept parts show the image, the other
     pixels show the baseline. A float vector in [0, 1] blends each part between baseline
-    (0) and image (1), for fades. Pixels with id -1 (unlabelled) are always kept. Values
+    (0) and image (1), for fades. Pixels with id -1 (unlabelled) are always kept. With
+    :class:`ReferenceImages` as baseline each request is a composite per reference image
+    and its value the mean over them. Values
     are the softmax probability (``output="probability"``) or the logit
     (``output="logit"``) of each image's explained class; both are memoised, so a caller
     may ask for the other one (e.g. sufficiency is judged on probabilities) at no cost.
@@ -167,7 +199,9 @@ class CoalitionEngine:
         self.batch_size = default_batch_size(device, batch_size, np.shape(images))
         self.n_parts = int(n_parts)
         self.images = to_device_images(images, device)
-        self.baselines = make_baseline(baseline, self.images, mean_image=mean_image)
+        baselines = make_baseline(baseline, self.images, mean_image=mean_image)
+        # (N, K, C, H, W): K replacements per image whose values are averaged (K = 1 but for references).
+        self.baselines = baselines if baselines.ndim == 5 else baselines.unsqueeze(1)
         # Shift ids by one so that unlabelled pixels (-1) index an always-kept slot 0.
         self.masks = torch.as_tensor(np.asarray(masks, dtype=np.int64) + 1, device=device).flatten(1)
         self.targets = torch.as_tensor(np.asarray(targets, dtype=np.int64), device=device)
@@ -180,17 +214,24 @@ class CoalitionEngine:
         return len(self.images)
 
     @property
+    def n_references(self):
+        """Replacements per image: each coalition costs this many forward passes."""
+        return self.baselines.shape[1]
+
+    @property
     def n_evaluations(self):
-        """Model evaluations of composites so far (cached requests are not counted)."""
+        """Model evaluations of composites so far (cached requests are not counted); each
+        costs :attr:`n_references` forward passes."""
         return int(self.evaluations.sum())
 
     def _composites(self, image_idx, keep):
-        """Images with non-kept parts replaced by their baseline, built on the device."""
+        """Images with non-kept parts replaced by their baseline, built on the device:
+        ``(M * K, C, H, W)``, the K replacements of each request in a row."""
         slots = torch.cat([torch.ones(len(keep), 1, device=self.device), keep.float()], dim=1)
-        pixel_keep = torch.gather(slots, 1, self.masks[image_idx]).view(len(keep), 1, *self.images.shape[2:])
-        images, baselines = self.images[image_idx], self.baselines[image_idx]
+        pixel_keep = torch.gather(slots, 1, self.masks[image_idx]).view(len(keep), 1, 1, *self.images.shape[2:])
+        images, baselines = self.images[image_idx][:, None], self.baselines[image_idx]
         composite = baselines + pixel_keep * (images - baselines)
-        return composite.contiguous(memory_format=torch.channels_last)
+        return composite.flatten(0, 1).contiguous(memory_format=torch.channels_last)
 
     @staticmethod
     def _column(output):
@@ -200,18 +241,21 @@ class CoalitionEngine:
         return OUTPUTS.index(output)
 
     def _logits(self, image_idx, keep):
-        """The model's logits ``(M, n_classes)`` on the composites of the requests, as float32."""
+        """The model's logits ``(M, K, n_classes)`` on the composites of the requests, as float32."""
         logits = call_model(self.model, self._composites(image_idx, keep), image_idx)
-        check_logits(logits, len(keep), "composites")
+        check_logits(logits, len(keep) * self.n_references, "composites")
         if getattr(self, "_n_classes", None) != logits.shape[1]:  # all targets, checked once
             check_targets(self.targets, logits.shape[1])
             self._n_classes = logits.shape[1]
-        return logits.float()
+        return logits.float().view(len(keep), self.n_references, -1)
 
     def _target_values(self, logits, image_idx):
-        """``(M, 2)``: probability and logit of each request's explained class, the memoised pair."""
-        targets = self.targets.to(logits.device)[image_idx]
-        return torch.stack([class_value(logits, targets, output) for output in OUTPUTS], dim=1)
+        """``(M, 2)``: probability and logit of each request's explained class from its
+        logits ``(M, K, n_classes)``, each the mean over the K replacements: the memoised pair."""
+        k = logits.shape[1]
+        targets = self.targets.to(logits.device)[image_idx].repeat_interleave(k)
+        flat = logits.flatten(0, 1)
+        return torch.stack([class_value(flat, targets, output).view(-1, k).mean(dim=1) for output in OUTPUTS], dim=1)
 
     def _run(self, image_idx, keep, head):
         """``head(logits, image_idx)`` of the requests, in batches, halving the batch on out-of-memory."""
@@ -220,8 +264,12 @@ class CoalitionEngine:
             values = head(self._logits(image_idx[start:stop], keep[start:stop]), image_idx[start:stop])
             return values.cpu().numpy().astype(np.float64)
 
+        # batch_size counts composites; each request makes one per replacement.
+        per_batch = max(1, self.batch_size // self.n_references)
         with inference_context(self.device):
-            out, self.batch_size = run_in_batches(len(keep), self.batch_size, run, self.device, "composites")
+            out, fitted = run_in_batches(len(keep), per_batch, run, self.device, "composites")
+        if fitted < per_batch:  # halved on out-of-memory
+            self.batch_size = fitted * self.n_references
         return np.concatenate(out)
 
     def _keys(self, keep):
@@ -298,13 +346,14 @@ class CoalitionEngine:
         probabilities = self._run(
             torch.as_tensor(image_idx, device=self.device),
             torch.as_tensor(np.asarray(keep, dtype=np.float32), device=self.device),
-            lambda logits, _: torch.softmax(logits, dim=1),
+            lambda logits, _: torch.softmax(logits, dim=-1).mean(dim=1),
         )
         self.evaluations += np.bincount(image_idx, minlength=len(self.evaluations))
         return probabilities
 
     def _memoise(self, keep, logits):
-        """Record the values of each image's composite under ``keep`` ``(N, n_parts)`` from its ``logits``."""
+        """Record the values of each image's composite under ``keep`` ``(N, n_parts)`` from its
+        ``logits`` ``(N, K, n_classes)``."""
         values = self._target_values(torch.as_tensor(logits).float(), torch.arange(len(self)))
         for cache, key, value in zip(self._cache, self._keys(keep), values.numpy()):
             cache[key] = tuple(value.tolist())
@@ -313,7 +362,7 @@ class CoalitionEngine:
         """Record each image's value with all its parts kept from ``logits`` of the whole
         images (e.g. the forward pass that chose the explained classes), so that no method
         evaluates the full image again. It counts as one model evaluation per image."""
-        self._memoise(self.present, logits)
+        self._memoise(self.present, torch.as_tensor(logits)[:, None])
         self.evaluations += 1
 
     def baseline_probabilities(self):
@@ -336,7 +385,7 @@ class CoalitionEngine:
                 shared = ~(self.masks == 0).any(dim=1).cpu().numpy()  # slot 0: unlabelled pixels
             own = np.flatnonzero(~shared)
             rows = np.concatenate([own, np.flatnonzero(shared)[:1]])
-            logits = np.zeros((0, 0))
+            logits = np.zeros((0, self.n_references, 0))
             if len(rows):
                 logits = self._run(
                     torch.as_tensor(rows, device=self.device),
@@ -344,12 +393,12 @@ class CoalitionEngine:
                     lambda logits, _: logits,
                 )
             self.evaluations += np.bincount(rows, minlength=n)
-            all_logits = np.empty((n, logits.shape[1]))
+            all_logits = np.empty((n, *logits.shape[1:]))
             all_logits[own] = logits[: len(own)]
             all_logits[shared] = logits[len(own) :]
             self._memoise(np.zeros((n, self.n_parts), dtype=bool), all_logits)
             # In float32 like the memoised values, so both judge sufficiency alike.
-            probabilities = torch.softmax(torch.as_tensor(all_logits, dtype=torch.float32), dim=1)
+            probabilities = torch.softmax(torch.as_tensor(all_logits, dtype=torch.float32), dim=-1).mean(dim=1)
             self._baseline_probabilities = probabilities.numpy().astype(np.float64)
         return self._baseline_probabilities
 

@@ -38,21 +38,25 @@ def integrated_gradients_part_scores(engine, n_steps, pooling):
     """Integrated gradients from the baseline to each image, summed over channels, pooled per part.
 
     The path integral uses the midpoint rule with ``n_steps`` points; attributions add up
-    to (nearly) the value on the image minus the value on the baseline.
+    to (nearly) the value on the image minus the value on the baseline. With several
+    replacements per image (reference images) they are the mean of the integrated
+    gradients from each, the expected gradients of Erion et al. (2021), which add up to the
+    value on the image minus the mean value on the references.
     """
     alphas = (torch.arange(n_steps, dtype=torch.float32, device=engine.device) + 0.5) / n_steps
     per_batch = max(1, engine.batch_size // n_steps)
     out = []
     for batch in batch_slices(len(engine), per_batch):
-        x, base = engine.images[batch], engine.baselines[batch]
-        targets = engine.targets[batch]
-        with torch.inference_mode(False), torch.enable_grad():
-            path = (base[None] + alphas.view(-1, 1, 1, 1, 1) * (x - base)[None]).flatten(0, 1)
-            path = path.detach().clone().requires_grad_(True)
-            logits = call_model(engine.model, path, np.arange(batch.start, batch.stop))
-            value = class_value(logits, targets.repeat(n_steps), engine.output)
-            (grad,) = torch.autograd.grad(value.sum(), path)
-        grad = grad.view(n_steps, len(x), *x.shape[1:]).mean(dim=0)
-        pixel = ((x - base) * grad).sum(dim=1).detach()
+        x, targets = engine.images[batch], engine.targets[batch]
+        pixel = torch.zeros(len(x), *x.shape[2:], device=x.device)
+        for base in engine.baselines[batch].unbind(dim=1):
+            with torch.inference_mode(False), torch.enable_grad():
+                path = (base[None] + alphas.view(-1, 1, 1, 1, 1) * (x - base)[None]).flatten(0, 1)
+                path = path.detach().clone().requires_grad_(True)
+                logits = call_model(engine.model, path, np.arange(batch.start, batch.stop))
+                value = class_value(logits, targets.repeat(n_steps), engine.output)
+                (grad,) = torch.autograd.grad(value.sum(), path)
+            grad = grad.view(n_steps, len(x), *x.shape[1:]).mean(dim=0)
+            pixel += ((x - base) * grad).sum(dim=1).detach() / engine.n_references
         out.append(pool_over_parts(pixel, engine.masks[batch], engine.n_parts, pooling))
     return np.concatenate(out)

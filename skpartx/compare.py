@@ -40,7 +40,7 @@ from ._explanations import msx_part_shares
 from ._labels import display_name, unique_names
 from ._part_images import PartImages, as_part_images
 from ._symbols import BASELINE_SYMBOL
-from .attribution import PartAttributor
+from .attribution import PartAttributor, ReferenceImages
 from .rules import GlobalRuleExplainer
 
 if TYPE_CHECKING:
@@ -197,7 +197,11 @@ def compare_models(
         enter the comparison.
     attributor : PartAttributor, default=None
         The attribution settings (its ``model`` is replaced by each model); default:
-        ``PartAttributor(None, method="shapley", baseline="mean")``.
+        ``PartAttributor(None, method="shapley", baseline="reference")``: removed parts show
+        reference images (the same for both models), so no class is decided on a blank
+        canvas and a background shortcut shows in the shortcut class's own background cell
+        (on both built-in families, every class, from 200 images; a single colour as
+        baseline shows it there for about half of the classes, ``benchmarks/RESULTS.md``).
     rules : GlobalRuleExplainer, default=None
         The rule settings; default: ``GlobalRuleExplainer(binarize="fraction",
         candidates="subsets")``, or ``binarize="msx"`` for an MSX attributor.
@@ -223,7 +227,8 @@ def compare_models(
     X = _check_images(X, "X")
     settings = _Settings(attributor, rules, names, target_names, test_size, margin, alpha, n_bootstrap,
                          min_images, random_state)
-    side_a, side_b = settings.attribute(model_a, X), settings.attribute(model_b, X)
+    side_a = settings.attribute(model_a, X)
+    side_b = settings.attribute(model_b, X, settings.fit_attributor(model_b, X, like=side_a.attributor))
     reference = side_a.decisions
     disagree = np.flatnonzero(side_b.decisions != reference)
     # B explained for A's class on every image: its own scores where the two agree.
@@ -310,7 +315,7 @@ class _Settings:
     def __init__(self, attributor, rules, names, target_names, test_size, margin, alpha, n_bootstrap, min_images,
                  random_state):
         if attributor is None:
-            attributor = PartAttributor(None, method="shapley", baseline="mean")
+            attributor = PartAttributor(None, method="shapley", baseline="reference")
         if not isinstance(attributor, PartAttributor):
             raise TypeError(f"attributor must be a PartAttributor, got {type(attributor).__name__}.")
         if rules is None:  # MSX codes are read as the MSXs they are, part scores by their share of the total
@@ -337,10 +342,14 @@ class _Settings:
         self.rng = np.random.default_rng(check_random_state(random_state).randint(2**31))
         self.seed = int(self.rng.integers(2**31))
 
-    def fit_attributor(self, model, X):
+    def fit_attributor(self, model, X, like=None):
+        """The attributor of ``model`` fitted on ``X``; with the reference images of the fitted
+        attributor ``like``, if it drew any, so that both sides remove parts alike."""
         params = {"model": model}
         if self.attributor.random_state is None:
             params["random_state"] = self.seed
+        if like is not None and like.references_ is not None:
+            params["baseline"] = ReferenceImages(like.references_)
         return clone(self.attributor).set_params(**params).fit(X)
 
     @property

@@ -241,6 +241,7 @@ def test_callers_model_is_left_in_train_mode(model, few):
         (lambda m: PartAttributor("not a model"), TypeError, "torch.nn.Module"),
         (lambda m: PartAttributor(m, method="magic"), ValueError, "method"),
         (lambda m: PartAttributor(m, baseline="purple"), ValueError, "baseline='purple' is unknown"),
+        (lambda m: PartAttributor(m, baseline="reference", n_references=0), ValueError, "n_references"),
     ],
 )
 def test_bad_parameters_fail_in_fit(model, few, make, error, match):
@@ -269,3 +270,51 @@ def test_default_baseline_is_black_with_a_notice_of_the_change(model, few):
     with warnings.catch_warnings():
         warnings.simplefilter("error", FutureWarning)
         PartAttributor(model, method="occlusion", baseline="zero").fit(few)
+
+
+def test_reference_baseline_is_the_mean_game_over_images_drawn_in_fit(model, full_X, few):
+    train = full_X[:30]
+    attributor = PartAttributor(model, method="shapley", baseline="reference", n_references=3, random_state=0)
+    refs = attributor.fit(train).references_
+    assert refs.shape == (3, *few.images.shape[1:])
+    drawn = [int(np.flatnonzero([np.array_equal(r, im) for im in train.images])[0]) for r in refs]
+    assert len(set(drawn)) == 3, "references are distinct images seen in fit"
+    np.testing.assert_array_equal(clone(attributor).fit(train).references_, refs)
+    assert len(PartAttributor(model, baseline="reference", n_references=50).fit(train).references_) == 30
+    # Drawn evenly across the model's classes: one reference of each of the four.
+    balanced = PartAttributor(model, baseline="reference", n_references=4, random_state=1).fit(full_X[:200])
+    with torch.no_grad():
+        assert sorted(model(torch.from_numpy(balanced.references_)).argmax(dim=1).tolist()) == [0, 1, 2, 3]
+    for i, explanation in enumerate(attributor.explain(few[:3])):
+        # The value of a coalition is the mean over the references, and Shapley values are
+        # linear in the game: the mean of the Shapley values against each reference alone.
+        games = [brute_force_shapley(model, few.images[i], few.masks[i], explanation.target, r) for r in refs]
+        for pid in games[0][0]:
+            expected = np.mean([phi[pid] for phi, _, _ in games])
+            assert explanation.scores[few.part_names[pid]] == pytest.approx(expected, abs=2e-5)
+        assert explanation.empty_score == pytest.approx(np.mean([empty for _, _, empty in games]), abs=1e-5)
+        assert sum(explanation.scores.values()) == pytest.approx(explanation.full_score - explanation.empty_score,
+                                                                abs=2e-5)
+    # The baseline report averages the class probabilities over the references.
+    with torch.no_grad():
+        expected = torch.softmax(model(torch.from_numpy(refs)).double(), dim=1).mean(dim=0).numpy()
+    report = attributor.baseline_report(few)
+    for cls, row in report.iterrows():
+        assert row["baseline_probability"] == pytest.approx(expected[cls], abs=1e-5)
+
+
+def test_reference_baseline_refuses_images_of_another_size(model, full_X, few):
+    attributor = PartAttributor(model, method="occlusion", baseline="reference", random_state=0).fit(full_X[:10])
+    small = PartImages(few.images[:, :, :24, :24].copy(), few.masks[:, :24, :24].copy(), few.part_names)
+    with pytest.raises(ValueError, match="reference images must have shape"):
+        attributor.transform(small)
+
+
+def test_attributor_pickled_before_reference_baselines_loads(model, few):
+    fitted = PartAttributor(model, method="occlusion", baseline="mean").fit(few)
+    state = fitted.__getstate__()
+    del state["n_references"], state["references_"]
+    restored = PartAttributor.__new__(PartAttributor)
+    restored.__setstate__(pickle.loads(pickle.dumps(state)))
+    assert restored.get_params()["n_references"] == 8 and restored.references_ is None
+    np.testing.assert_array_equal(np.asarray(restored.transform(few)), np.asarray(fitted.transform(few)))

@@ -55,6 +55,7 @@ def test_compare_command_writes_the_comparison(user_files, capsys, monkeypatch):
     assert comparison["n_bootstrap"] == 200 and set(comparison["class_names"]) <= set(folders)
     assert comparison["agreement"] < 1  # an untrained network decides otherwise
     assert any("part labels of 24 images" in note for note in comparison["notes"])
+    assert any("shapley attribution, reference baseline" in note for note in comparison["notes"])
     assert (out / "comparison.md").read_text(encoding="utf-8").startswith("# Comparison of trained and untrained")
 
 
@@ -63,7 +64,7 @@ def test_a_model_compared_with_itself_changes_nothing(user_files, tmp_path, monk
     monkeypatch.chdir(root)
     model = ["mymodels:build", "--weights-a", str(root / "weights.pt")]
     args = _args(root, tmp_path / "same", "--model-a", model[0], *model[1:], "--model-b", "mymodels:build",
-                 "--weights-b", str(root / "weights.pt"), "--margin", "0.02", "--seed", "3")
+                 "--weights-b", str(root / "weights.pt"), "--margin", "0.02", "--seed", "3", "--baseline", "mean")
     assert main(args) == 0
     comparison = json.loads((tmp_path / "same" / "comparison.json").read_text(encoding="utf-8"))
     assert comparison["agreement"] == 1.0 and comparison["margin"] == 0.02

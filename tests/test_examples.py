@@ -85,16 +85,14 @@ def check_compare_shortcut(printed):
     retrained = number(printed, "retrained recall of flyers before backgrounds of any hue:")
     assert shortcut < 0.4 and retrained > 0.7
     assert 0.5 < number(printed, "decision agreement:") < 1
-    # The background loses weight in at least one class (which ones depends on how the
-    # shortcut was learnt: the flyer's own, or the other classes' when flyer is decided on
-    # the baseline alone), and the flyer's defining parts gain.
-    assert number(printed, "flagged background shifts:") >= 1
-    down = re.search(r"background flagged down in: (.*)", printed).group(1)
-    assert down != "none"
+    # Against reference images the shortcut shows in the flyer's own background, which loses
+    # weight, and the flyer's defining parts gain.
+    down = re.search(r"background flagged down in: (.*)", printed).group(1).split(", ")
+    assert "flyer" in down
     flyer_up = re.search(r"flyer parts flagged up: (.*)", printed).group(1).split(", ")
     assert {"head", "wing"} <= set(flyer_up)
-    if number(printed, "with shortcut decides flyer on the baseline alone for") >= 50:
-        assert "Explanations owe much to the baseline ('mean'): with shortcut decides flyer" in printed
+    # Neither model is left to decide the flyer on the baseline.
+    assert number(printed, "with shortcut decides flyer on the baseline alone for") < 50
 
 
 CHECKS = {

@@ -248,3 +248,18 @@ def test_local_explanation_plot(model, some, data):
     assert titles[0].startswith(data.target_names[explanation.target])
     for msx in explanation.msx[:3]:
         assert "MSX: " + " ∧ ".join(sorted(msx)) in titles
+
+
+def test_expected_gradients_over_reference_images_of_a_linear_model_by_hand(linear_case):
+    X, model = linear_case
+    attributor = PartAttributor(model, method="integrated_gradients", output="logit", baseline="reference",
+                                n_references=2, n_steps=4, random_state=0).fit(X)
+    refs = attributor.references_
+    scores = attributor.explain(X, target=1)
+    # Linear logit: the integrated gradients from each reference are (x - r) times the
+    # gradient; their mean over the references is (x - mean of the references) times it.
+    w = (model.head.weight[1] @ model.conv.weight.view(4, 3)).detach().numpy() / 64
+    pixel = np.einsum("nchw,c->nhw", X.images - refs.mean(axis=0), w)
+    for i, explanation in enumerate(scores):
+        for pid, name in enumerate(X.part_names):
+            assert explanation.scores[name] == pytest.approx(pixel[i][X.masks[i] == pid].sum(), rel=1e-4, abs=1e-7)

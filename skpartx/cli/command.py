@@ -81,7 +81,7 @@ def _parser():
         "--holdout", type=float, default=0.25,
         help="share of images kept out of rule learning to measure the rules on (default: %(default)s)",
     )
-    _explanation_arguments(explain, "model's")
+    _explanation_arguments(explain, "model's", baseline="mean")
     _compare_parser(sub)
     return parser
 
@@ -96,10 +96,11 @@ def _folder_arguments(parser):
     parser.add_argument("--image-size", type=int, default=224, help="side images are resized to (default: %(default)s)")
 
 
-def _explanation_arguments(parser, whose):
+def _explanation_arguments(parser, whose, baseline):
     """How ``explain`` and ``compare`` explain: method, baseline, class names, device, progress."""
     parser.add_argument("--method", default="shapley", help="attribution method (default: %(default)s)")
-    parser.add_argument("--baseline", default="mean", help="what replaces removed parts (default: %(default)s)")
+    parser.add_argument("--baseline", default=baseline,
+                        help="what replaces removed parts: zero, mean, blur or reference (default: %(default)s)")
     parser.add_argument("--class-names", help=f"file with one class name per line, in the {whose} output order")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -139,7 +140,7 @@ def _compare_parser(sub):
     compare.add_argument(
         "--seed", type=int, default=0, help="random seed of transfer, split, bootstrap and attribution (default: 0)"
     )
-    _explanation_arguments(compare, "models'")
+    _explanation_arguments(compare, "models'", baseline="reference")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -151,7 +151,8 @@ def run_explain(
     names = resolve_class_names(class_names, folder.target_names, n_outputs)
 
     filled = PartLabelTransfer(backbone=backbone, device=device, verbose=verbose, random_state=0).fit_transform(X)
-    attributor = PartAttributor(model, method=method, baseline=baseline, device=device, verbose=verbose)
+    attributor = PartAttributor(model, method=method, baseline=baseline, device=device, verbose=verbose,
+                               random_state=0)
     scores = attributor.fit(filled).set_output(transform="pandas").transform(filled)
     baseline_report = attributor.baseline_report(filled)
     baseline_lines, baseline_section = baseline_summary(baseline_report, names)
