@@ -129,7 +129,7 @@ def test_confident_baseline_warns_names_the_class_and_shows_in_the_report(one_to
     X = block_images(stripe_masks(6, 3))
     attributor = PartAttributor(model, method="occlusion", baseline="zero", device="cpu").fit(X)
     for call in (attributor.transform, attributor.explain):
-        with pytest.warns(UserWarning, match=r"class 2 .*6 of\s+6 images.*Try another baseline \(baseline='mean' or baseline='blur'\)") as record:
+        with pytest.warns(UserWarning, match=r"class 2 .*6 of\s+6 images.*Try another baseline \(baseline='mean' or baseline='blur' or baseline='reference'\)") as record:
             call(X)
         assert sum("all-baseline" in str(w.message) for w in record) == 1  # once per call
     expected = torch.softmax(model.table[0], dim=0).numpy()
