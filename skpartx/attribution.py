@@ -123,7 +123,11 @@ class PartAttributor(AttributionRunMixin, TorchEstimatorMixin, TransformerMixin,
         value is the mean over them (SHAP's expectation over background data): no single
         canvas stands for "nothing", so the model rarely decides a class on it, at
         ``n_references`` forward passes per coalition. A :class:`ReferenceImages` gives
-        the reference images yourself.
+        the reference images yourself. The references show their own objects wherever
+        they fall: removing an image's background brings other objects in, so the
+        background's value includes keeping them out, and single-model explanations may
+        credit the background more than with a colour (comparisons, where both models
+        see the same references, are not affected alike).
         The default ``"warn"`` is ``"zero"`` with a ``FutureWarning``: it becomes ``"mean"``
         in 0.3. On both built-in data families (``benchmarks/rules.py``) the mean colour gave
         the most faithful Shapley rules (held-out fidelity at least 0.975 against 0.955 for
