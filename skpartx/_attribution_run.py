@@ -259,11 +259,11 @@ class AttributionRunMixin:
 
     def _fingerprint(self, *state):
         """Key of everything a result depends on: parameters, fitted state and ``state``."""
-        if self.references_ is None:  # not the reference baseline: keys as before it existed
-            return estimator_fingerprint(self, _RESULT_LAYOUT, self.mean_colour_, self.part_names_, self.layer_,
-                                         *state, unused=("n_references",))
+        # Without references (any other baseline) the keys are those from before they existed.
+        references = () if self.references_ is None else (self.references_,)
+        unused = ("n_references",) if self.references_ is None else ()
         return estimator_fingerprint(self, _RESULT_LAYOUT, self.mean_colour_, self.part_names_, self.layer_,
-                                     self.references_, *state)
+                                     *references, *state, unused=unused)
 
     def _attribute(self, X, target=None):
         """Per image: scores, values, targets, evaluations, baseline results and details, chunk by chunk.

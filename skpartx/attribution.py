@@ -71,15 +71,18 @@ def _check_baseline(baseline):
 
 
 def _draw_references(model, X, n_references, random_state, device, batch_size):
-    """Indices of ``n_references`` images of ``X``, drawn at random and as evenly as they can be
-    across the classes ``model`` assigns them, so that the mean over them (the value of the
-    empty coalition) favours no class by the luck of the draw."""
-    pool = check_random_state(random_state).permutation(len(X))[: 32 * n_references]
-    classes = predict_logits(model, X[np.sort(pool)], batch_size, device).argmax(axis=1)[np.argsort(np.argsort(pool))]
-    by_class = [pool[classes == c] for c in np.unique(classes)]
-    # Round robin over the classes, each in its random order.
-    ranked = sorted((rank, c) for c, members in enumerate(by_class) for rank in range(len(members)))
-    return np.sort([by_class[c][rank] for rank, c in ranked[:n_references]])
+    """``n_references`` images of ``X`` ``(K, C, H, W)``, drawn at random and as evenly as they
+    can be across the classes ``model`` assigns them, so that the mean over them (the value
+    of the empty coalition) favours no class by the luck of the draw."""
+    order = check_random_state(random_state).permutation(len(X))[: 32 * n_references]
+    pool = X[np.sort(order)]  # read once, in file order
+    drawn_rank = np.argsort(np.argsort(order))  # where each pool image was drawn
+    classes = predict_logits(model, pool, batch_size, device).argmax(axis=1)
+    # Round robin over the classes, each in the order its images were drawn.
+    ranked = sorted((np.sum(drawn_rank[classes == c] < drawn_rank[i]), c, i)
+                    for i, c in enumerate(classes))
+    picked = np.sort([i for _, _, i in ranked[:n_references]])
+    return np.stack([np.asarray(pool.images[int(i)], dtype=np.float32) for i in picked])
 
 
 class PartAttributor(AttributionRunMixin, TorchEstimatorMixin, TransformerMixin, BaseEstimator):
@@ -261,9 +264,8 @@ class PartAttributor(AttributionRunMixin, TorchEstimatorMixin, TransformerMixin,
         self.mean_colour_ = channel_mean(X.images)
         self.references_ = None
         if isinstance(self.baseline, str) and self.baseline == "reference":
-            drawn = _draw_references(self.model_, X, self.n_references, self.random_state, self.device_,
-                                     self.batch_size)
-            self.references_ = np.stack([np.asarray(X.images[int(i)], dtype=np.float32) for i in drawn])
+            self.references_ = _draw_references(self.model_, X, self.n_references, self.random_state, self.device_,
+                                                self.batch_size)
         self.layer_ = None
         if self.method == "gradcam":
             self.layer_ = (
