@@ -6,6 +6,7 @@ Usage::
     python benchmarks/rules.py --training conjunctive --rule-models set_cover
     python benchmarks/rules.py --seeds 0 --baselines mean --rule-models set_cover figs
     python benchmarks/rules.py --methods shapley --rule-models set_cover --closure 0   # unclosed picks
+    python benchmarks/rules.py --training conjunctive --removals --rule-models set_cover   # parts removed?
 
 For each data family (``make_part_shapes(family=...)``: "disjoint", each class one conjunction
 of its own two parts; "shared", classes sharing parts, with disjunctions) and each model seed:
@@ -174,6 +175,32 @@ def evaluate(rule_model, F_train, y_train, F_test, y_test, dnf, target_names, cl
     }
 
 
+def removal_figures(data, model, baselines, n_images=200):
+    """Mean probability of each class on its held-out images, whole and with one part of its
+    planted conjunctions removed (over the images that show it), by baseline: does a baseline
+    remove the part for the model?"""
+    s = DEMO_SETTINGS
+    test = np.arange(s["n_train"], s["n_train"] + s["n_test"])
+    X = PartImages(data.images[test], data.masks[test], data.part_names)
+    lines = []
+    for c, terms in data.dnf.items():
+        shown = np.flatnonzero(data.target[test] == c)[:n_images]
+        parts = sorted({part for term in terms for part in term})
+        cells = {}
+        for baseline in baselines:
+            attributor = PartAttributor(model, method="occlusion", baseline=baseline, random_state=0).fit(X)
+            explanations = attributor.explain(X[shown], target=np.full(len(shown), c))
+            full = np.mean([e.full_score for e in explanations])
+            present = data.present[test[shown]]
+            cells[baseline] = [full] + [  # over the images that show the part
+                np.mean([e.full_score - e.scores[p] for e, shows in zip(explanations, present[:, data.part_names.index(p)])
+                         if shows]) for p in parts]
+        header = ["whole"] + [f"-{p}" for p in parts]
+        lines.append(f"#   {data.target_names[c]} ({len(shown)} images), probability: " + "; ".join(
+            f"{b}: " + ", ".join(f"{h} {v:.2f}" for h, v in zip(header, values)) for b, values in cells.items()))
+    return lines
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--families", nargs="+", default=["disjoint", "shared"])
@@ -187,6 +214,8 @@ def main(argv=None):
     parser.add_argument("--closure", type=float, default=None,
                         help="GlobalRuleExplainer's closure (default: its own default); 0 for the most general picks")
     parser.add_argument("--csv", default=None, help="also write every row to this CSV file")
+    parser.add_argument("--removals", action="store_true",
+                        help="also print each class's probability with one planted part removed, by baseline")
     args = parser.parse_args(argv)
     imodels_baselines = args.imodels_baselines or args.baselines
 
@@ -200,6 +229,8 @@ def main(argv=None):
         dnf = {c: tuple(map(tuple, terms)) for c, terms in data.dnf.items()}
         print(f"# {training}, {family}, seed {seed}: model accuracy {accuracy:.3f} (held-out), "
               f"mean top probability on images of none of the classes {partial_p:.2f}")
+        if args.removals:
+            print("\n".join(removal_figures(data, model, args.baselines)), flush=True)
         for baseline in args.baselines:
             for method in args.methods:
                 # Seeded where it draws reference images (the other baselines' cached results predate the seed).

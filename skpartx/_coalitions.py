@@ -24,7 +24,7 @@ from ._torch import (
     to_device_images,
 )
 
-BASELINES = ("zero", "mean", "blur", "reference")
+BASELINES = ("zero", "mean", "blur", "reference", "inpaint")
 OUTPUTS = ("probability", "logit")
 
 
@@ -80,6 +80,46 @@ def _gaussian_blur(images, sigma):
     return F.conv2d(out, kernel.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
 
 
+def fill_from_sources(values, weights, fallback):
+    """``values`` with each pixel's colour filled in from the pixels around it, as far as
+    ``weights`` (in [0, 1]) say it is unknown: pull-push interpolation over an image pyramid.
+
+    Going down, each level averages colour and weight over 2×2 cells (a cell's colour is
+    the weighted mean of its known pixels); coming up, a pixel keeps its own level's mean in
+    proportion to its weight and takes the rest from the bilinearly upsampled coarser
+    estimate. A hole thus takes the colour of what surrounds it, smoothly, at any size, in
+    ``log2(H)`` pooling steps (Gortler et al., "The Lumigraph", 1996).
+
+    Parameters
+    ----------
+    values : tensor (B, C, H, W)
+    weights : tensor (B, 1, H, W)
+        1 where a pixel's colour is known, 0 where it is to be filled; fractions blend.
+    fallback : tensor broadcastable to (B, C, 1, 1)
+        The fill of an image none of whose pixels is known.
+
+    Returns
+    -------
+    filled : tensor (B, C, H, W)
+        ``weights * values + (1 - weights) * fill``: known pixels keep their colour. Each
+        filled pixel is a weighted mean of known pixels (or the fallback).
+    """
+    levels = []
+    colour, weight = values * weights, weights
+    while min(colour.shape[-2:]) > 1:
+        levels.append((colour, weight))
+        colour = F.avg_pool2d(colour, 2, ceil_mode=True)
+        weight = F.avg_pool2d(weight, 2, ceil_mode=True)
+    total = weight.sum(dim=(-2, -1), keepdim=True)
+    estimate = torch.where(total > 0, colour.sum(dim=(-2, -1), keepdim=True) / total.clamp_min(1e-12),
+                           fallback.expand(len(values), values.shape[1], 1, 1))
+    for colour, weight in reversed(levels):
+        upsampled = F.interpolate(estimate, size=colour.shape[-2:], mode="bilinear", align_corners=False)
+        # colour is weight × (mean of the known pixels): keep that share, fill the rest from above.
+        estimate = colour + (1 - weight) * upsampled
+    return estimate
+
+
 def _check_finite(values, what):
     """``values``, unless they hold NaN or infinite values: those would turn every score into NaN."""
     if not bool(torch.isfinite(values).all()):
@@ -93,8 +133,10 @@ def make_baseline(baseline, images, mean_image=None, blur_sigma=None):
 
     Parameters
     ----------
-    baseline : {"zero", "mean", "blur"}, float, sequence of floats, array, tensor, callable or ReferenceImages
+    baseline : {"zero", "mean", "blur", "inpaint"}, float, sequence of floats, array, tensor, callable or ReferenceImages
         ``"zero"``: black. ``"mean"``: ``mean_image`` (the training images' mean).
+        ``"inpaint"``: ``mean_image`` too, which only a removed background shows: the
+        :class:`CoalitionEngine` fills removed object parts in from what remains.
         ``"blur"``: the image blurred with a Gaussian of ``blur_sigma`` (default H / 8).
         A float or per-channel sequence: a constant colour. An array/tensor of shape
         (C, H, W) or (N, C, H, W): that image. A callable: ``baseline(images)`` must
@@ -112,7 +154,7 @@ def make_baseline(baseline, images, mean_image=None, blur_sigma=None):
     if isinstance(baseline, str):
         if baseline == "zero":  # one image shared by all (see CoalitionEngine.baseline_probabilities)
             return images.new_zeros((1, *images.shape[1:])).expand_as(images)
-        if baseline == "mean":
+        if baseline in ("mean", "inpaint"):  # "inpaint": the canvas that replaces a removed background
             return mean_image.to(images).expand_as(images)
         if baseline == "blur":
             sigma = blur_sigma if blur_sigma is not None else images.shape[-2] / 8
@@ -147,7 +189,9 @@ class CoalitionEngine:
     """Evaluate a model on composites of images and baselines under part coalitions.
 
     A coalition is a boolean vector over part ids: kept parts show the image, the other
-    pixels show the baseline. A float vector in [0, 1] blends each part between baseline
+    pixels show the baseline (with ``"inpaint"``: a removed background shows the mean
+    image, removed object parts are filled in from what remains, see
+    :func:`fill_from_sources`). A float vector in [0, 1] blends each part between baseline
     (0) and image (1), for fades. Pixels with id -1 (unlabelled) are always kept. With
     :class:`ReferenceImages` as baseline each request is a composite per reference image
     and its value the mean over them. Values
@@ -170,7 +214,7 @@ class CoalitionEngine:
     output : {"probability", "logit"}
         The value :meth:`evaluate` returns by default.
     mean_image : tensor (C, H, W), optional
-        Used by ``baseline="mean"``.
+        Used by ``baseline="mean"`` and ``"inpaint"``.
 
     Notes
     -----
@@ -199,6 +243,8 @@ class CoalitionEngine:
         self.batch_size = default_batch_size(device, batch_size, np.shape(images))
         self.n_parts = int(n_parts)
         self.images = to_device_images(images, device)
+        # Removed object parts are filled in per coalition; the canvas shows where the background is removed.
+        self.inpaint = isinstance(baseline, str) and baseline == "inpaint"
         baselines = make_baseline(baseline, self.images, mean_image=mean_image)
         # (N, K, C, H, W): K replacements per image whose values are averaged (K = 1 but for references).
         self.baselines = baselines if baselines.ndim == 5 else baselines.unsqueeze(1)
@@ -231,7 +277,20 @@ class CoalitionEngine:
         pixel_keep = torch.gather(slots, 1, self.masks[image_idx]).view(len(keep), 1, 1, *self.images.shape[2:])
         images, baselines = self.images[image_idx][:, None], self.baselines[image_idx]
         composite = baselines + pixel_keep * (images - baselines)
+        if self.inpaint:
+            composite = self._inpainted(image_idx, keep, images, composite)
         return composite.flatten(0, 1).contiguous(memory_format=torch.channels_last)
+
+    def _inpainted(self, image_idx, keep, images, composite):
+        """``baseline="inpaint"``: removed object parts filled in from the pixels that remain
+        (kept parts, unlabelled pixels and the background or the canvas that replaces it)."""
+        ids = self.masks[image_idx]
+        known = torch.cat([torch.ones(len(keep), 2, device=self.device), keep[:, 1:].float()], dim=1)
+        weights = torch.gather(known, 1, ids).view(len(keep), 1, *self.images.shape[2:])
+        background = (ids == 1).view(len(keep), 1, 1, *self.images.shape[2:])  # slot 1: part id 0
+        values = torch.where(background, composite, images)
+        canvas = self.baselines[image_idx].mean(dim=(-2, -1), keepdim=True).flatten(0, 1)
+        return fill_from_sources(values.flatten(0, 1), weights, canvas).view_as(composite)
 
     @staticmethod
     def _column(output):

@@ -117,10 +117,15 @@ class PartAttributor(AttributionRunMixin, TorchEstimatorMixin, TransformerMixin,
         One of ``METHODS`` (each reads only the parameters named with it):
 
 {methods}
-    baseline : {"zero", "mean", "blur", "reference"}, float, array, tensor, callable or ReferenceImages, default="warn"
+    baseline : {"zero", "mean", "blur", "reference", "inpaint"}, float, array, tensor, callable or ReferenceImages, default="warn"
         What replaces removed parts: black, the training images' mean colour, a blurred
-        copy of the image, other images, a constant colour, an image, or
-        ``callable(images) -> images``. ``"reference"`` draws ``n_references`` of the
+        copy of the image, other images, what surrounds them, a constant colour, an image,
+        or ``callable(images) -> images``. ``"inpaint"`` fills each removed part other
+        than the background in from the pixels that remain (kept parts, the background, or
+        the mean colour where the background is removed), anew for each coalition: a
+        removed part leaves no hole of another colour, which a model may still read as the
+        part (a window inside a body, filled with a colour, still looks like a window).
+        Integrated gradients start from the mean colour with it. ``"reference"`` draws ``n_references`` of the
         images ``fit`` sees, as evenly as it can across the classes the model assigns them;
         removed parts show each of them in turn and a coalition's
         value is the mean over them (SHAP's expectation over background data): no single
@@ -301,7 +306,9 @@ class PartAttributor(AttributionRunMixin, TorchEstimatorMixin, TransformerMixin,
         """Warn as ``transform`` and ``explain`` do; ``stacklevel`` counts from here to the user's call."""
         baseline = "zero" if isinstance(self.baseline, str) and self.baseline == "warn" else self.baseline
         baseline = baseline if isinstance(baseline, str) else f"a {type(baseline).__name__}"
-        others = [name for name in BASELINES if name != baseline]
+        # "inpaint" shows the mean canvas when nothing is kept: no remedy where "mean" is confident, nor vice versa.
+        same_canvas = {"mean", "inpaint"} if baseline in ("mean", "inpaint") else {baseline}
+        others = [name for name in BASELINES if name not in same_canvas]
         warn_about_results(results, baseline, others, REGISTRY[self.method].uses_baseline, stacklevel + 1)
 
     def _transform_output(self, X, results, stacklevel=5):

@@ -281,7 +281,7 @@ ERROR_CASES = {
     ),
     "attributor-unknown-baseline": (
         lambda c: (lambda: PartAttributor(c["model"], baseline="purple").fit(c["X"]), [c["X"]]),
-        ValueError, r"baseline='purple' is unknown; use one of \('zero', 'mean', 'blur', 'reference'\), a colour, an image",
+        ValueError, r"baseline='purple' is unknown; use one of \('zero', 'mean', 'blur', 'reference', 'inpaint'\), a colour, an image",
     ),
     "tau-zero": (
         lambda c: (lambda: PartAttributor(c["model"], method="msx", tau=0).fit(c["X"]), [c["X"]]),

@@ -129,7 +129,7 @@ def test_confident_baseline_warns_names_the_class_and_shows_in_the_report(one_to
     X = block_images(stripe_masks(6, 3))
     attributor = PartAttributor(model, method="occlusion", baseline="zero", device="cpu").fit(X)
     for call in (attributor.transform, attributor.explain):
-        with pytest.warns(UserWarning, match=r"class 2 .*6 of\s+6 images.*Try another baseline \(baseline='mean' or baseline='blur' or baseline='reference'\)") as record:
+        with pytest.warns(UserWarning, match=r"class 2 .*6 of\s+6 images.*Try another baseline \(baseline='mean' or baseline='blur' or baseline='reference' or baseline='inpaint'\)") as record:
             call(X)
         assert sum("all-baseline" in str(w.message) for w in record) == 1  # once per call
     expected = torch.softmax(model.table[0], dim=0).numpy()
@@ -187,7 +187,7 @@ def test_neutral_baseline_does_not_warn(one_torch_thread):
 
 
 @pytest.mark.parametrize(
-    "baseline, unlabelled, extra", [("zero", 0, 1), ("mean", 0, 1), ("zero", 2, 3), ("blur", 0, 8)]
+    "baseline, unlabelled, extra", [("zero", 0, 1), ("mean", 0, 1), ("zero", 2, 3), ("blur", 0, 8), ("inpaint", 0, 1), ("inpaint", 2, 3)]
 )
 def test_baseline_report_needs_one_pass_per_image_and_one_per_distinct_composite(
     one_torch_thread, baseline, unlabelled, extra

@@ -100,7 +100,7 @@ def _explanation_arguments(parser, whose, baseline):
     """How ``explain`` and ``compare`` explain: method, baseline, class names, device, progress."""
     parser.add_argument("--method", default="shapley", help="attribution method (default: %(default)s)")
     parser.add_argument("--baseline", default=baseline,
-                        help="what replaces removed parts: zero, mean, blur or reference (default: %(default)s)")
+                        help="what replaces removed parts: zero, mean, blur, reference or inpaint (default: %(default)s)")
     parser.add_argument("--class-names", help=f"file with one class name per line, in the {whose} output order")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
