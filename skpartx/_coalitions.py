@@ -281,6 +281,24 @@ class CoalitionEngine:
             composite = self._inpainted(image_idx, keep, images, composite)
         return composite.flatten(0, 1).contiguous(memory_format=torch.channels_last)
 
+    def composite_images(self, image_idx, keep):
+        """The images the model is shown for the given (image, keep-vector) requests.
+
+        Parameters
+        ----------
+        image_idx, keep : as in :meth:`evaluate`
+
+        Returns
+        -------
+        composites : ndarray of shape (M, K, C, H, W), float32
+            K = :attr:`n_references` composites per request (one but for reference images).
+        """
+        keep = np.asarray(keep)
+        with torch.no_grad():
+            images = self._composites(torch.as_tensor(np.asarray(image_idx), device=self.device),
+                                      torch.as_tensor(keep.astype(np.float32), device=self.device))
+        return images.float().cpu().numpy().reshape(len(keep), self.n_references, *images.shape[1:])
+
     def _inpainted(self, image_idx, keep, images, composite):
         """``baseline="inpaint"``: removed object parts filled in from the pixels that remain
         (kept parts, unlabelled pixels and the background or the canvas that replaces it)."""

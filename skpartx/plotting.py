@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ._part_images import PartImages
     from .compare import ComparisonReport
     from .counterfactual import PartCounterfactual
+    from .attribution import PartAttributor
     from .interactions import InteractionGraph
     from .rules import GlobalRuleExplainer, Rule
 
@@ -379,6 +380,68 @@ def plot_local_explanation(
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def plot_removals(
+    attributors: "PartAttributor | dict[str, PartAttributor]", X: "PartImages", removed: Sequence[str],
+    target: int | None = None, target_names: Sequence[str] | None = None,
+) -> "Figure":
+    """What the model is shown when parts are removed, and what it says, under each baseline.
+
+    A part is only removed for the model if what replaces it does not read as the part:
+    a window painted over with a colour leaves a window-shaped patch. This draws the
+    composites an attributor evaluates, so that one can look.
+
+    Parameters
+    ----------
+    attributors : PartAttributor or dict of str to PartAttributor
+        Fitted attributors, e.g. one per baseline; a row each, labelled by the dict's keys
+        (a single attributor: by its baseline).
+    X : PartImages
+        The first image is drawn, with its filled part mask.
+    removed : sequence of str
+        Parts to remove: a column for each alone and, for more than one, one for all together.
+    target : int, optional
+        Class whose probability the titles give; default: the model's predicted class.
+    target_names : sequence, optional
+        Class names for the row labels.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        The first column shows the whole image; each title gives the model's probability
+        of the class on that composite. With reference images the composite with the first
+        reference is drawn and the probability is the mean over all of them, as scored.
+    """
+    plt = _pyplot()
+    if not isinstance(attributors, dict):
+        baseline = attributors.baseline
+        attributors = {baseline if isinstance(baseline, str) else type(baseline).__name__: attributors}
+    removed = list(removed)
+    sets = [[]] + [[part] for part in removed] + ([removed] if len(removed) > 1 else [])
+    columns = ["whole"] + [f"without {' and '.join(parts)}" for parts in sets[1:]]
+    fig, axes = plt.subplots(len(attributors), len(sets), figsize=(2.3 * len(sets) + 0.6, 2.5 * len(attributors)),
+                             squeeze=False)
+    for row, (name, attributor) in zip(axes, attributors.items()):
+        engine = attributor.coalition_engine(X[:1], target)
+        keep = np.repeat(engine.present[:1], len(sets), axis=0)
+        for i, parts in enumerate(sets):
+            unknown = set(parts) - set(attributor.part_names_)
+            if unknown:
+                raise ValueError(f"unknown part(s) {sorted(unknown)}; the attributor's parts are {list(attributor.part_names_)}.")
+            keep[i, [attributor.part_names_.index(part) for part in parts]] = False
+        index = np.zeros(len(sets), dtype=int)
+        probabilities = engine.evaluate(index, keep, output="probability")
+        pictures = _rgb_pictures(engine.composite_images(index, keep)[:, 0])
+        label = display_name(int(engine.targets[0]), target_names, unnamed="class {}")
+        for ax, picture, title, probability in zip(row, pictures, columns, probabilities):
+            ax.imshow(np.clip(picture, 0, 1))
+            ax.set_title(f"{title}\np({label}) = {probability:.2f}", fontsize=8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        row[0].set_ylabel(name, fontsize=9)
     fig.tight_layout()
     return fig
 

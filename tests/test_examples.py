@@ -95,6 +95,23 @@ def check_compare_shortcut(printed):
     assert number(printed, "with shortcut decides flyer on the baseline alone for") < 50
 
 
+def on_line(printed, start, label):
+    """The number printed after ``label`` on the line that begins with ``start``."""
+    found = re.search(rf"^{re.escape(start)}.*?{re.escape(label)}\s*(-?[0-9.]+)", printed, flags=re.M)
+    assert found, f"{label!r} not printed after {start!r}"
+    return float(found.group(1))
+
+
+def check_removing_parts(printed):
+    assert number(printed, "held-out accuracy:") > 0.85
+    without = {b: on_line(printed, f"{b} baseline, diver probability:", "without window:") for b in ("mean", "blur", "inpaint")}
+    # Filled in, the window is gone for the model (about chance); painted over or blurred, it is not.
+    assert without["inpaint"] < 0.4 and without["inpaint"] < without["mean"] - 0.1
+    assert without["inpaint"] < without["blur"]
+    share = {b: on_line(printed, f"{b} baseline, mean Shapley value:", "window share") for b in ("mean", "inpaint")}
+    assert share["inpaint"] > share["mean"] + 0.04
+
+
 CHECKS = {
     "plot_quick_start.py": check_quick_start,
     "plot_grid_search.py": check_grid_search,
@@ -102,6 +119,7 @@ CHECKS = {
     "plot_shortcut.py": check_shortcut,
     "plot_own_backbone_and_annotations.py": check_own_backbone_and_annotations,
     "plot_compare_shortcut.py": check_compare_shortcut,
+    "plot_removing_parts.py": check_removing_parts,
 }
 
 

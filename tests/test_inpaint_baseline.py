@@ -119,3 +119,45 @@ def test_integrated_gradients_start_from_the_mean_colour(model, full_X, test_sli
     runs = [PartAttributor(model, method="integrated_gradients", baseline=b).fit(few).transform(few)
             for b in ("mean", "inpaint")]
     np.testing.assert_allclose(runs[0], runs[1], atol=1e-6)
+
+
+def test_composite_images_are_what_the_model_is_shown(one_torch_thread):
+    X = window_in_body(1)
+    without_window = np.array([[True, True, False]])
+    shown = {}
+    for baseline in ("mean", "inpaint"):
+        engine = PartAttributor(WindowContrast(), method="occlusion", baseline=baseline, device="cpu").fit(X) \
+            .coalition_engine(X, target=1)
+        composites = engine.composite_images([0], without_window)
+        assert composites.shape == (1, 1, *X.images.shape[1:])
+        # The model's value on the drawn composite is the value the engine scores.
+        logits = WindowContrast()(torch.from_numpy(composites[:, 0]))
+        assert engine.evaluate([0], without_window)[0] == pytest.approx(float(torch.softmax(logits, 1)[0, 1]), abs=1e-6)
+        shown[baseline] = composites[0, 0][:, X.masks[0] == 2]
+    mean_colour = X.images.mean(axis=(0, 2, 3))
+    np.testing.assert_allclose(shown["mean"], np.broadcast_to(mean_colour[:, None], shown["mean"].shape), atol=1e-6)
+    assert np.abs(shown["inpaint"] - BODY).max() < (BODY - BACKGROUND) / 2
+
+
+def test_plot_removals_draws_a_row_per_baseline_and_titles_the_scored_probabilities(one_torch_thread):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from skpartx.plotting import plot_removals
+
+    X = window_in_body(1)
+    attributors = {b: PartAttributor(WindowContrast(), method="occlusion", baseline=b, device="cpu").fit(X)
+                   for b in ("mean", "inpaint")}
+    fig = plot_removals(attributors, X, ["window", "body"], target=1, target_names=["plain", "windowed"])
+    axes = np.array(fig.axes).reshape(2, 4)  # whole, without window, without body, without both
+    for row, (name, attributor) in zip(axes, attributors.items()):
+        assert row[0].get_ylabel() == name
+        engine = attributor.coalition_engine(X, target=1)
+        keep = np.array([[1, 1, 1], [1, 1, 0], [1, 0, 1], [1, 0, 0]], dtype=bool)
+        for ax, value in zip(row, engine.evaluate(np.zeros(4, int), keep)):
+            assert ax.get_title().endswith(f"p(windowed) = {value:.2f}")
+    whole = float(torch.softmax(torch.tensor([0.0, 10 * (WINDOW - BODY)]), 0)[1])
+    assert axes[0, 0].get_title().endswith(f"= {whole:.2f}")
+    with pytest.raises(ValueError, match="unknown part"):
+        plot_removals(attributors["mean"], X, ["wheel"])
+    matplotlib.pyplot.close("all")
