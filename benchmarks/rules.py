@@ -201,6 +201,22 @@ def removal_figures(data, model, baselines, n_images=200):
     return lines
 
 
+def empty_scene_figures(data, model, n_images=200):
+    """Mean class probabilities on held-out scenes with their object removed (every part but
+    the background filled in from it, as ``baseline="inpaint"`` shows them): what the model
+    decides on no object at all."""
+    s = DEMO_SETTINGS
+    test = np.arange(s["n_train"], s["n_train"] + n_images)
+    X = PartImages(data.images[test], data.masks[test], data.part_names)
+    engine = PartAttributor(model, method="occlusion", baseline="inpaint").fit(X).coalition_engine(X)
+    background_only = np.zeros((len(X), len(data.part_names)), dtype=bool)
+    background_only[:, 0] = True
+    scenes = engine.composite_images(np.arange(len(X)), background_only)[:, 0]
+    probabilities = torch.softmax(torch.from_numpy(predict_logits(model, scenes)), dim=1).numpy().mean(axis=0)
+    return "#   scenes without their object, mean probability: " + ", ".join(
+        f"{name} {p:.2f}" for name, p in zip(data.target_names, probabilities))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--families", nargs="+", default=["disjoint", "shared"])
@@ -230,7 +246,7 @@ def main(argv=None):
         print(f"# {training}, {family}, seed {seed}: model accuracy {accuracy:.3f} (held-out), "
               f"mean top probability on images of none of the classes {partial_p:.2f}")
         if args.removals:
-            print("\n".join(removal_figures(data, model, args.baselines)), flush=True)
+            print("\n".join(removal_figures(data, model, args.baselines) + [empty_scene_figures(data, model)]), flush=True)
         for baseline in args.baselines:
             for method in args.methods:
                 # Seeded where it draws reference images (the other baselines' cached results predate the seed).
