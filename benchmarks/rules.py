@@ -182,16 +182,17 @@ def removal_figures(data, model, baselines, n_images=200):
     s = DEMO_SETTINGS
     test = np.arange(s["n_train"], s["n_train"] + s["n_test"])
     X = PartImages(data.images[test], data.masks[test], data.part_names)
+    attributors = {baseline: PartAttributor(model, method="occlusion", baseline=baseline, random_state=0).fit(X)
+                   for baseline in baselines}
     lines = []
     for c, terms in data.dnf.items():
         shown = np.flatnonzero(data.target[test] == c)[:n_images]
+        present = data.present[test[shown]]
         parts = sorted({part for term in terms for part in term})
         cells = {}
-        for baseline in baselines:
-            attributor = PartAttributor(model, method="occlusion", baseline=baseline, random_state=0).fit(X)
+        for baseline, attributor in attributors.items():
             explanations = attributor.explain(X[shown], target=np.full(len(shown), c))
             full = np.mean([e.full_score for e in explanations])
-            present = data.present[test[shown]]
             cells[baseline] = [full] + [  # over the images that show the part
                 np.mean([e.full_score - e.scores[p] for e, shows in zip(explanations, present[:, data.part_names.index(p)])
                          if shows]) for p in parts]

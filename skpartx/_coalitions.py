@@ -278,8 +278,22 @@ class CoalitionEngine:
         images, baselines = self.images[image_idx][:, None], self.baselines[image_idx]
         composite = baselines + pixel_keep * (images - baselines)
         if self.inpaint:
-            composite = self._inpainted(image_idx, keep, images, composite)
+            composite = self._inpainted(image_idx, pixel_keep, images, composite)
         return composite.flatten(0, 1).contiguous(memory_format=torch.channels_last)
+
+    def _checked_requests(self, image_idx, keep):
+        """``image_idx`` as int64 and ``keep`` checked (shape, values in [0, 1]), absent parts zeroed."""
+        image_idx = np.asarray(image_idx, dtype=np.int64)
+        keep = np.asarray(keep)
+        if keep.shape != (len(image_idx), self.n_parts):
+            raise ValueError(f"keep must have shape ({len(image_idx)}, {self.n_parts}), got {keep.shape}.")
+        if keep.dtype != bool:
+            keep = keep.astype(np.float32)
+            if keep.size and (keep.min() < 0 or keep.max() > 1):
+                raise ValueError("keep values must lie in [0, 1].")
+        # Absent parts have no pixels: zeroing them makes equal composites share a key.
+        present = self.present[image_idx]
+        return image_idx, (keep * present if keep.dtype != bool else keep & present)
 
     def composite_images(self, image_idx, keep):
         """The images the model is shown for the given (image, keep-vector) requests.
@@ -293,22 +307,20 @@ class CoalitionEngine:
         composites : ndarray of shape (M, K, C, H, W), float32
             K = :attr:`n_references` composites per request (one but for reference images).
         """
-        keep = np.asarray(keep)
+        image_idx, keep = self._checked_requests(image_idx, keep)
         with torch.no_grad():
-            images = self._composites(torch.as_tensor(np.asarray(image_idx), device=self.device),
-                                      torch.as_tensor(keep.astype(np.float32), device=self.device))
+            images = self._composites(torch.as_tensor(image_idx, device=self.device),
+                                      torch.as_tensor(keep, dtype=torch.float32, device=self.device))
         return images.float().cpu().numpy().reshape(len(keep), self.n_references, *images.shape[1:])
 
-    def _inpainted(self, image_idx, keep, images, composite):
+    def _inpainted(self, image_idx, pixel_keep, images, composite):
         """``baseline="inpaint"``: removed object parts filled in from the pixels that remain
         (kept parts, unlabelled pixels and the background or the canvas that replaces it)."""
-        ids = self.masks[image_idx]
-        known = torch.cat([torch.ones(len(keep), 2, device=self.device), keep[:, 1:].float()], dim=1)
-        weights = torch.gather(known, 1, ids).view(len(keep), 1, *self.images.shape[2:])
-        background = (ids == 1).view(len(keep), 1, 1, *self.images.shape[2:])  # slot 1: part id 0
+        background = (self.masks[image_idx] == 1).view_as(pixel_keep)  # slot 1: part id 0
+        weights = torch.where(background, torch.ones_like(pixel_keep), pixel_keep)  # the background is known either way
         values = torch.where(background, composite, images)
         canvas = self.baselines[image_idx].mean(dim=(-2, -1), keepdim=True).flatten(0, 1)
-        return fill_from_sources(values.flatten(0, 1), weights, canvas).view_as(composite)
+        return fill_from_sources(values.flatten(0, 1), weights.flatten(0, 1), canvas).view_as(composite)
 
     @staticmethod
     def _column(output):
@@ -376,16 +388,7 @@ class CoalitionEngine:
         values : ndarray of shape (M,), float64
         """
         column = self._column(self.output if output is None else output)
-        image_idx = np.asarray(image_idx, dtype=np.int64)
-        keep = np.asarray(keep)
-        if keep.shape != (len(image_idx), self.n_parts):
-            raise ValueError(f"keep must have shape ({len(image_idx)}, {self.n_parts}), got {keep.shape}.")
-        if keep.dtype != bool:
-            keep = keep.astype(np.float32)
-            if keep.size and (keep.min() < 0 or keep.max() > 1):
-                raise ValueError("keep values must lie in [0, 1].")
-        # Absent parts have no pixels: zeroing them makes equal composites share a key.
-        keep = keep * self.present[image_idx] if keep.dtype != bool else keep & self.present[image_idx]
+        image_idx, keep = self._checked_requests(image_idx, keep)
         keys = self._keys(keep)
         values = np.empty(len(image_idx), dtype=np.float64)
         todo, todo_pos = {}, []

@@ -285,6 +285,10 @@ class PartAttributor(AttributionRunMixin, TorchEstimatorMixin, TransformerMixin,
         and ``"reference"`` as the fitted reference images."""
         if isinstance(self.baseline, str) and self.baseline == "reference":
             return ReferenceImages(self.references_)
+        return self._baseline_as_given()
+
+    def _baseline_as_given(self):
+        """``baseline``, with the default ``"warn"`` read as ``"zero"`` (``"reference"`` stays a name)."""
         return "zero" if isinstance(self.baseline, str) and self.baseline == "warn" else self.baseline
 
     def __setstate__(self, state):
@@ -304,7 +308,7 @@ class PartAttributor(AttributionRunMixin, TorchEstimatorMixin, TransformerMixin,
 
     def _warn(self, results, stacklevel):
         """Warn as ``transform`` and ``explain`` do; ``stacklevel`` counts from here to the user's call."""
-        baseline = "zero" if isinstance(self.baseline, str) and self.baseline == "warn" else self.baseline
+        baseline = self._baseline_as_given()
         baseline = baseline if isinstance(baseline, str) else f"a {type(baseline).__name__}"
         # "inpaint" shows the mean canvas when nothing is kept: no remedy where "mean" is confident, nor vice versa.
         same_canvas = {"mean", "inpaint"} if baseline in ("mean", "inpaint") else {baseline}

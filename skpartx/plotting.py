@@ -425,12 +425,12 @@ def plot_removals(
     fig, axes = plt.subplots(len(attributors), len(sets), figsize=(2.3 * len(sets) + 0.6, 2.5 * len(attributors)),
                              squeeze=False)
     for row, (name, attributor) in zip(axes, attributors.items()):
+        unknown = set(removed) - set(attributor.part_names_)
+        if unknown:
+            raise ValueError(f"unknown part(s) {sorted(unknown)}; the attributor's parts are {list(attributor.part_names_)}.")
         engine = attributor.coalition_engine(X[:1], target)
         keep = np.repeat(engine.present[:1], len(sets), axis=0)
         for i, parts in enumerate(sets):
-            unknown = set(parts) - set(attributor.part_names_)
-            if unknown:
-                raise ValueError(f"unknown part(s) {sorted(unknown)}; the attributor's parts are {list(attributor.part_names_)}.")
             keep[i, [attributor.part_names_.index(part) for part in parts]] = False
         index = np.zeros(len(sets), dtype=int)
         probabilities = engine.evaluate(index, keep, output="probability")

@@ -2,13 +2,12 @@
 
 import pickle
 import warnings
-from itertools import combinations
-from math import factorial
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from shapley_reference import shapley_from_definition
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import make_pipeline
@@ -31,7 +30,6 @@ def model_value(model, image, mask, keep_ids, target, baseline):
 
 def brute_force_shapley(model, image, mask, target, baseline):
     players = sorted(np.unique(mask).tolist())
-    n = len(players)
     cache = {}
 
     def v(s):
@@ -39,15 +37,7 @@ def brute_force_shapley(model, image, mask, target, baseline):
             cache[s] = model_value(model, image, mask, s, target, baseline)
         return cache[s]
 
-    phi = {}
-    for i in players:
-        others = [p for p in players if p != i]
-        total = 0.0
-        for size in range(n):
-            w = factorial(size) * factorial(n - size - 1) / factorial(n)
-            for s in combinations(others, size):
-                total += w * (v(frozenset(s) | {i}) - v(frozenset(s)))
-        phi[i] = total
+    phi = shapley_from_definition(players, v)
     return phi, v(frozenset(players)), v(frozenset())
 
 

@@ -1,11 +1,9 @@
 """The "inpaint" baseline: removed object parts filled in from what remains, per coalition."""
 
-from itertools import combinations
-from math import factorial
-
 import numpy as np
 import pytest
 import torch
+from shapley_reference import shapley_from_definition
 from torch import nn
 
 from skpartx import PartAttributor, PartImages
@@ -101,13 +99,7 @@ def test_inpainted_shapley_matches_brute_force_from_definition(model, full_X, te
                 cache[s] = inpainted_value(model, few.images[i], few.masks[i], s, explanation.target, canvas)
             return cache[s]
 
-        n = len(players)
-        for player in players:
-            others = [p for p in players if p != player]
-            phi = sum(
-                factorial(size) * factorial(n - size - 1) / factorial(n) * (v(frozenset(s) | {player}) - v(frozenset(s)))
-                for size in range(n) for s in combinations(others, size)
-            )
+        for player, phi in shapley_from_definition(players, v).items():
             assert explanation.scores[few.part_names[player]] == pytest.approx(phi, abs=2e-5)
         assert explanation.full_score == pytest.approx(v(frozenset(players)), abs=1e-5)
         # Nothing kept: the canvas everywhere, as with the mean colour.
