@@ -13,12 +13,20 @@ ResNet-18-shaped CNN (Hugging Face ``ViTForImageClassification`` and
 ``ResNetForImageClassification`` built from configurations, trained briefly with
 ``train_classifier(model=...)``), on both synthetic families and two seeds; see
 :func:`layer_study`.
+
+``python benchmarks/transfer.py --probe-threads`` measures what training the probe at one
+fixed thread count costs (it makes the probe the same whatever threads the caller has): the
+probe transfer's fit with the library as it is, against the same fit with the thread count
+left to torch, for the demo's CNN at 64 px and a ResNet-18-shaped network at 224 px; and
+checks that the library's fit gives the same weights at 1 thread and at all of them.
 """
 
 import argparse
+import contextlib
 import math
 import os
 import time
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -198,8 +206,52 @@ def run_layer_study(args):
     print(f"\ntotal {time.perf_counter() - start:.0f}s")
 
 
+def probe_fit_seconds(backbone, X, repeats=2):
+    """Best time of ``PartLabelTransfer(backbone).fit(X)`` (probe) over ``repeats``, and its probe's weights."""
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        transfer = PartLabelTransfer(backbone=backbone, random_state=0, device="cpu").fit(X)
+        best = min(best, time.perf_counter() - start)
+    return best, transfer.matcher_.state_dict()
+
+
+def probe_threads(args):
+    """Seconds to fit the probe transfer from 10 labelled images per class: as the library
+    fits it (one thread for reading the labelled images and training) against the thread
+    count left to torch, on this machine's cores."""
+    threads = torch.get_num_threads()
+    resnet_settings = dict(embedding_size=64, hidden_sizes=[64, 128, 256, 512], depths=[2, 2, 2, 2])
+    cases = [
+        ("demo CNN (width 16)", DEMO_SETTINGS["image_size"], lambda n: trained_demo_model(None, None, DEMO_SETTINGS,
+                                                                                          default_cache_dir())[0]),
+        ("ResNet-18-shaped", 224, lambda n: build_resnet(n, 224, resnet_settings).eval()),
+    ]
+    print(f"torch threads: {threads}")
+    print("| backbone | px | fit, library (s) | fit, threads left to torch (s) | ratio | same weights at 1 and "
+          f"{threads} threads |")
+    print("|---|---|---|---|---|---|")
+    for name, size, build in cases:
+        data = make_part_shapes(40, image_size=size, random_state=0)
+        backbone = build(len(data.target_names))
+        X = PartImages(data.images, data.masks, data.part_names)
+        fixed, weights = probe_fit_seconds(backbone, X)
+        free_threads = lambda device, threads=1: contextlib.nullcontext()  # noqa: E731
+        with mock.patch("skpartx._transfer_fit.fixed_cpu_threads", free_threads):
+            free, _ = probe_fit_seconds(backbone, X)
+        torch.set_num_threads(1)
+        try:
+            _, one_thread = probe_fit_seconds(backbone, X, repeats=1)
+        finally:
+            torch.set_num_threads(threads)
+        same = all(torch.equal(weights[k], one_thread[k]) for k in weights)
+        print(f"| {name} | {size} | {fixed:.2f} | {free:.2f} | {fixed / free:.2f} | {same} |", flush=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--probe-threads", action="store_true",
+                        help="what training the probe at one fixed thread count costs")
     parser.add_argument("--layer-study", action="store_true",
                         help="automatic against hand-picked hyperpixel layers for a ViT and a ResNet")
     parser.add_argument("--families", nargs="+", default=["disjoint", "shared"])
@@ -214,6 +266,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.layer_study:
         return run_layer_study(args)
+    if args.probe_threads:
+        return probe_threads(args)
 
     s = DEMO_SETTINGS
     data = make_part_shapes(

@@ -6,6 +6,7 @@ import inspect
 import logging
 import os
 import textwrap
+import threading
 import weakref
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -76,6 +77,46 @@ def inference_context(device):
     if device.type == "cuda":
         stack.enter_context(torch.autocast("cuda", dtype=torch.bfloat16))
     return stack
+
+
+# torch's CPU thread setting belongs to the calling thread where ATen runs on OpenMP (a thread
+# started later begins with the last value set); elsewhere it is one setting for the process.
+_THREADS_PER_CALLER = "parallel backend: OpenMP" in torch.__config__.parallel_info()
+_threads_lock = threading.Lock()
+_threads_held = {"count": 0, "before": None}
+
+
+@contextlib.contextmanager
+def fixed_cpu_threads(device, threads=1):
+    """Run the block with ``threads`` CPU threads of torch, then give the caller's count back.
+
+    A sum that torch splits across threads is added up in an order that depends on how
+    many there are (a weight gradient's sum over a batch, for one), so a model trained
+    with 1 thread differs in its last bits from one trained with 2, and training
+    amplifies the difference. Training inside an estimator runs under this context, so
+    that its result does not depend on the caller's thread count: serial runs and joblib
+    workers (which get ``cpu_count // n_jobs`` threads) fit the same weights. Safe when
+    several threads enter at once (joblib's threading backend): each holds the count for
+    the whole of its block. Devices other than the CPU run the block unchanged.
+    """
+    if torch.device(device).type != "cpu":
+        yield
+        return
+    with _threads_lock:
+        before = torch.get_num_threads()
+        if _threads_held["count"] == 0:
+            _threads_held["before"] = before
+        _threads_held["count"] += 1
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        with _threads_lock:
+            _threads_held["count"] -= 1
+            if _THREADS_PER_CALLER:
+                torch.set_num_threads(before)
+            elif _threads_held["count"] == 0:  # one setting for all: the last one out restores it
+                torch.set_num_threads(_threads_held["before"])
 
 
 def to_device_images(images, device):

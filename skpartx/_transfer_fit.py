@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from ._features import soft_labels
 from ._matchers import HoughMatcher, KNNMatcher, ProbeClassifier, sample_pixels
-from ._torch import inference_context
+from ._torch import fixed_cpu_threads, inference_context
 
 # The probe's map is at most 64 pixels a side: on 128-px images of both synthetic families it
 # transferred as well as a 128-px map (mIoU 0.880 vs 0.874, 0.848 vs 0.846) at 2.5x the
@@ -54,20 +54,24 @@ def fit_probe(reader, reference, hidden_units, max_pixels, seed):
     probe : ProbeClassifier
         On the reader's device.
     """
-    n_parts = len(reference.part_names)
-    per_image = max(1, max_pixels // len(reference))
-    rows, labels, block_dims = [], [], None
-    masks = torch.as_tensor(reference.masks, dtype=torch.float32)[:, None]
-    masks = F.interpolate(masks, size=reader.size, mode="nearest")[:, 0].long().numpy()
-    for batch, _, blocks in reader.batches(reference.images):
-        block_dims = [b.shape[1] for b in blocks]
-        features = reader.stack(blocks, normalize=False)
-        r, l = sample_pixels(features, masks[batch], per_image * len(features), seed + batch.start)
-        rows.append(r)
-        labels.append(l)
-    torch.manual_seed(seed)
-    probe = ProbeClassifier(block_dims, n_parts, hidden_units).to(reader.device)
-    return probe.fit(torch.cat(rows), torch.cat(labels), n_parts, seed=seed)
+    # Hundreds of optimiser steps amplify the last bits of every sum: read at one fixed thread
+    # count (the labelled images only) and trained at it, the probe is the same whatever
+    # threads the caller runs with.
+    with fixed_cpu_threads(reader.device):
+        n_parts = len(reference.part_names)
+        per_image = max(1, max_pixels // len(reference))
+        rows, labels, block_dims = [], [], None
+        masks = torch.as_tensor(reference.masks, dtype=torch.float32)[:, None]
+        masks = F.interpolate(masks, size=reader.size, mode="nearest")[:, 0].long().numpy()
+        for batch, _, blocks in reader.batches(reference.images):
+            block_dims = [b.shape[1] for b in blocks]
+            features = reader.stack(blocks, normalize=False)
+            r, l = sample_pixels(features, masks[batch], per_image * len(features), seed + batch.start)
+            rows.append(r)
+            labels.append(l)
+        torch.manual_seed(seed)
+        probe = ProbeClassifier(block_dims, n_parts, hidden_units).to(reader.device)
+        return probe.fit(torch.cat(rows), torch.cat(labels), n_parts, seed=seed)
 
 
 def fit_reference_matcher(reader, reference, method, n_neighbors, n_references, temperature):

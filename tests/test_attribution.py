@@ -116,8 +116,10 @@ def test_grid_search_memory_and_resumable_chunks_keep_the_container(model, full_
     pipe = make_pipeline(PartAttributor(model, method="msx", baseline="mean"), DecisionTreeClassifier(random_state=0))
     search = GridSearchCV(pipe, {"partattributor__tau": [0.8, 0.95]}, cv=KFold(2)).fit(X, y)
     assert search.best_params_["partattributor__tau"] in (0.8, 0.95)
-    reference = PartAttributor(model, method="msx", baseline="mean").fit(X).transform(X)
     for params in ({"memory": str(tmp_path / "cache")}, {"out_dir": str(tmp_path / "runs"), "chunk_size": 5}):
+        # Against a run of the same chunks (other batches may round differently at tau's edge).
+        chunking = {key: value for key, value in params.items() if key == "chunk_size"}
+        reference = PartAttributor(model, method="msx", baseline="mean", **chunking).fit(X).transform(X)
         attributor = PartAttributor(model, method="msx", baseline="mean", **params).fit(X)
         for _ in range(2):  # computed, then read back from the cache or the chunk files
             scores = attributor.transform(X)
@@ -274,7 +276,10 @@ def test_reference_baseline_is_the_mean_game_over_images_drawn_in_fit(model, ful
     # Drawn evenly across the model's classes: one reference of each of the four.
     balanced = PartAttributor(model, baseline="reference", n_references=4, random_state=1).fit(full_X[:200])
     with torch.no_grad():
-        assert sorted(model(torch.from_numpy(balanced.references_)).argmax(dim=1).tolist()) == [0, 1, 2, 3]
+        logits = model(torch.from_numpy(balanced.references_))
+    assert sorted(logits.argmax(dim=1).tolist()) == [0, 1, 2, 3]
+    top_two = logits.sort(dim=1).values[:, -2:]
+    assert (top_two[:, 1] - top_two[:, 0]).min() > 1e-3  # decided clearly, in any batch
     for i, explanation in enumerate(attributor.explain(few[:3])):
         # The value of a coalition is the mean over the references, and Shapley values are
         # linear in the game: the mean of the Shapley values against each reference alone.

@@ -33,6 +33,7 @@ def _args(root, out, *more):
             "--out", str(out), "--image-size", "40", "--n-bootstrap", "200", "--quiet", *more]
 
 
+@pytest.mark.trains_in_run
 def test_compare_command_writes_the_comparison(user_files, capsys, monkeypatch):
     root, folders = user_files
     monkeypatch.chdir(root)  # the user's module sits next to their data
@@ -59,6 +60,7 @@ def test_compare_command_writes_the_comparison(user_files, capsys, monkeypatch):
     assert (out / "comparison.md").read_text(encoding="utf-8").startswith("# Comparison of trained and untrained")
 
 
+@pytest.mark.trains_in_run
 def test_a_model_compared_with_itself_changes_nothing(user_files, tmp_path, monkeypatch):
     root, _ = user_files
     monkeypatch.chdir(root)

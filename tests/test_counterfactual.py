@@ -71,10 +71,12 @@ def test_each_counterfactual_is_what_it_claims(misclassified, model, held_out, e
     X, y = held_out
     wrong, found = misclassified
     images = np.stack([c.image for c in found])
-    decided = predict_logits(model, images).argmax(axis=1)
-    for c, decision in zip(found, decided):
+    logits = predict_logits(model, images)
+    decided, top_two = logits.argmax(axis=1), np.sort(logits, axis=1)[:, -2:]
+    for c, decision, (second, first) in zip(found, decided, top_two):
         assert c.desired_class == y[c.index] and c.original_class != c.desired_class
-        assert (decision == c.desired_class) == c.flipped
+        if first - second > 1e-4:  # not a tie that another batch's last bits could break
+            assert (decision == c.desired_class) == c.flipped
         assert c.path[0] == pytest.approx(
             torch.softmax(torch.as_tensor(predict_logits(model, c.query_image[None])), 1)[0, c.desired_class].item(),
             abs=1e-5,
@@ -87,7 +89,8 @@ def test_each_counterfactual_is_what_it_claims(misclassified, model, held_out, e
         assert data.target[c.donor_index] == c.desired_class
         np.testing.assert_array_equal(c.donor_image, full_X.images[c.donor_index])
         # The swap game's Shapley values add up to the change from the donor to the query.
-        assert sum(c.part_values.values()) == pytest.approx(c.path[0] - c.path[-1], abs=1e-6)
+        # (The path's ends are evaluated in other batches than the game: a few 1e-7 apart.)
+        assert sum(c.part_values.values()) == pytest.approx(c.path[0] - c.path[-1], abs=1e-5)
         assert [c.part_values[p] for p in c.order] == sorted(c.part_values.values())
 
 

@@ -19,6 +19,8 @@ from skpartx.cli.demo_classifier import (
 from skpartx.datasets import make_part_shapes
 from skpartx.models import predict_classes
 
+pytestmark = pytest.mark.cpu_kernels  # the demo trains a classifier or explains a shipped one
+
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
@@ -28,6 +30,7 @@ def demo_run(tmp_path_factory):
     return out, "\n".join(lines), result
 
 
+@pytest.mark.trains_in_run
 def test_demo_prints_rules_and_quality(demo_run):
     _, printed, result = demo_run
     assert "Global rules" in printed
@@ -44,6 +47,7 @@ def test_demo_prints_rules_and_quality(demo_run):
     assert "Decision: rule set: the most precise firing rule decides" in printed
 
 
+@pytest.mark.trains_in_run
 def test_demo_writes_report_with_rules_and_figures(demo_run):
     out, _, result = demo_run
     report = (out / "report.html").read_text(encoding="utf-8")
@@ -57,6 +61,7 @@ def test_demo_writes_report_with_rules_and_figures(demo_run):
         assert picture.std() > 0.05  # not a blank canvas
 
 
+@pytest.mark.trains_in_run
 def test_model_cache_is_reused(tmp_path):
     settings = dict(QUICK_SETTINGS, n_train=300, n_explain=60, n_test=40, epochs=1)
     first = run_demo(out_dir=None, cache_dir=str(tmp_path), verbose=False, print_fn=lambda *_: None, **settings)
@@ -100,6 +105,7 @@ def test_shipped_classifiers_reach_their_recorded_accuracy_on_fresh_images():
         assert accuracy > 0.85  # far above chance (0.25) either way
 
 
+@pytest.mark.trains_in_run
 def test_demo_settings_use_the_shipped_classifier_without_training(tmp_path, monkeypatch):
     monkeypatch.setattr(
         "skpartx.cli.demo_classifier.train_classifier", lambda *a, **k: pytest.fail("trained a shipped model")

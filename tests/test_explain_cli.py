@@ -11,6 +11,8 @@ from skpartx.cli import main
 from skpartx.cli.explain_folder import run_explain
 from skpartx.cli.inputs import load_model
 
+pytestmark = pytest.mark.trains_in_run  # the command transfers part labels (a probe)
+
 
 @pytest.fixture(scope="module")
 def user_files(tmp_path_factory, data, model, test_slice):

@@ -69,7 +69,7 @@ def attributor(model, full_X):
 def test_image_interactions_match_brute_force_on_the_model(attributor, full_X, data):
     X = full_X[N_TRAIN : N_TRAIN + 3]
     shapley, interactions, targets = part_interactions(attributor, X)
-    np.testing.assert_allclose(shapley, attributor.transform(X), atol=1e-6)
+    np.testing.assert_allclose(shapley, attributor.transform(X), atol=1e-5)  # other batches: a few 1e-7 apart
     for k in range(len(X)):
         engine = attributor.coalition_engine(X[k : k + 1], targets[k : k + 1])
         players = list(np.flatnonzero(engine.present[0]))
@@ -80,7 +80,7 @@ def test_image_interactions_match_brute_force_on_the_model(attributor, full_X, d
             return engine.evaluate([0], keep)[0]
 
         for i, j in itertools.combinations(players, 2):
-            assert interactions[k, i, j] == pytest.approx(brute_force_interaction(value, players, i, j), abs=1e-6)
+            assert interactions[k, i, j] == pytest.approx(brute_force_interaction(value, players, i, j), abs=1e-5)
         absent = np.setdiff1d(np.arange(len(data.part_names)), players)
         assert not interactions[k][absent].any() and not interactions[k][:, absent].any()
 

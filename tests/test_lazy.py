@@ -93,6 +93,7 @@ def _files_order(data, image_files):
     return np.array([int(name[:-4]) for _, name in names])
 
 
+@pytest.mark.trains_in_run
 def test_estimators_give_the_same_answers_on_lazy_images(image_files, data, model, partial_X, labelled_idx):
     lazy = load_image_folder(image_files, image_size=40).X
     eager = PartImages(np.asarray(lazy.images), None, data.part_names)
@@ -158,6 +159,7 @@ def test_memmapped_float_images_are_checked_as_they_are_read(tmp_path):
         np.asarray(X.images)
 
 
+@pytest.mark.trains_in_run
 def test_estimators_give_the_same_answers_on_memmaps(memmapped, data, model, partial_X, labelled_idx, tmp_path):
     root, index = memmapped
     on_disk = PartImages(np.load(root / "images.npy", mmap_mode="r"), None, data.part_names)

@@ -53,9 +53,10 @@ def test_every_msx_is_sufficient_and_minimal(model, some, parts):
         threshold = tau * explanation.full_score
         for msx in explanation.msx:
             ids = {names.index(p) for p in msx}
-            assert value_with(model, X.images[i], X.masks[i], ids, explanation.target, baseline) >= threshold - 1e-6
+            # Recomputed one image at a time (the search runs batches): equal up to a few 1e-7.
+            assert value_with(model, X.images[i], X.masks[i], ids, explanation.target, baseline) >= threshold - 1e-5
             for p in ids:  # minimal: dropping any member loses sufficiency
-                assert value_with(model, X.images[i], X.masks[i], ids - {p}, explanation.target, baseline) < threshold
+                assert value_with(model, X.images[i], X.masks[i], ids - {p}, explanation.target, baseline) < threshold + 1e-5
         assert len(set(explanation.msx)) == len(explanation.msx)  # no duplicates
         share = {p: sum(p in s for s in explanation.msx) / len(explanation.msx) for p in names}
         assert explanation.scores == pytest.approx(share)
@@ -230,10 +231,10 @@ def test_deletion_and_insertion_rank_shapley_above_random(model, some):
     explanations = attributor.explain(some)
     full = np.mean([e.full_score for e in explanations])
     empty = np.mean([e.empty_score for e in explanations])
-    assert deletion["shapley"]["curve"][0] == pytest.approx(full)
-    assert deletion["shapley"]["curve"][-1] == pytest.approx(empty)
-    assert insertion["shapley"]["curve"][0] == pytest.approx(empty)
-    assert insertion["shapley"]["curve"][-1] == pytest.approx(full)
+    assert deletion["shapley"]["curve"][0] == pytest.approx(full, abs=1e-5)
+    assert deletion["shapley"]["curve"][-1] == pytest.approx(empty, abs=1e-5)
+    assert insertion["shapley"]["curve"][0] == pytest.approx(empty, abs=1e-5)
+    assert insertion["shapley"]["curve"][-1] == pytest.approx(full, abs=1e-5)
     with pytest.raises(ValueError, match="scores must have shape"):
         part_deletion_curve(attributor, some, shapley[:, :3])
 

@@ -136,6 +136,8 @@ def test_normalized_model_feeds_the_network_normalised_images():
         NormalizedModel(lambda x: x)
 
 
+@pytest.mark.trains_in_run
+@pytest.mark.cpu_kernels
 def test_train_classifier_trains_a_model_of_your_own():
     data = make_part_shapes(600, image_size=32, random_state=0)
     torch.manual_seed(0)
@@ -172,6 +174,8 @@ def tiny_vit():
     return transformers.ViTForImageClassification(config)
 
 
+@pytest.mark.trains_in_run
+@pytest.mark.cpu_kernels
 @pytest.mark.parametrize("build", [tiny_resnet, tiny_vit], ids=["resnet", "vit"])
 def test_hugging_face_classifiers_are_explained_as_they_come(shapes, build):
     data, X = shapes

@@ -2,17 +2,20 @@
 
 import json
 
-import torch
+import pytest
 
+import fixture_models
+from margins import stable_fit
 from skpartx import GlobalRuleExplainer, PartAttributor, PartImages, predict_classes
-from skpartx.datasets import make_part_shapes
-from skpartx.models import train_classifier
+
+pytestmark = pytest.mark.cpu_kernels
 
 
 def rules_of(model, X, target_names):
     decisions = predict_classes(model, X)
     scores = PartAttributor(model, baseline="mean").fit(X).set_output(transform="pandas").transform(X)
-    return GlobalRuleExplainer(target_names=target_names, binarize="fraction", candidates="subsets").fit(scores, decisions)
+    explainer = GlobalRuleExplainer(target_names=target_names, binarize="fraction", candidates="subsets")
+    return stable_fit(explainer, scores, decisions)
 
 
 def test_shortcut_model_rules_name_the_background(shortcut_case, model, full_X, test_slice, data):
@@ -41,10 +44,9 @@ def test_shortcut_model_rules_name_the_background(shortcut_case, model, full_X, 
 
 
 def test_model_trained_on_shortcuts_for_every_class_gets_a_warning():
-    data = make_part_shapes(1000, image_size=40, spurious=1.0, random_state=1)
-    torch.manual_seed(0)
-    model = train_classifier(data.images[:800], data.target[:800], epochs=3, random_state=0)
-    X = PartImages(data.images[800:], data.masks[800:], data.part_names)
+    data, model = fixture_models.dataset("every_class_shortcut"), fixture_models.model("every_class_shortcut")
+    n_train = fixture_models.MODELS["every_class_shortcut"]["n_train"]
+    X = PartImages(data.images[n_train:], data.masks[n_train:], data.part_names)
     explainer = rules_of(model, X, data.target_names)
     assert "background" in explainer.shortcuts_
     assert "likely shortcut" in explainer.report()

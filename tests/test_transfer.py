@@ -1,6 +1,8 @@
 """Part label transfer against ground-truth masks of held-out synthetic images."""
 
 import pickle
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -9,7 +11,10 @@ from torch import nn
 
 from skpartx import PartImages, PartLabelTransfer
 from skpartx._features import _as_grid
+from skpartx._torch import fixed_cpu_threads
 from skpartx.metrics import iou_per_part, mean_iou
+
+pytestmark = pytest.mark.trains_in_run  # every transfer here trains its probe, or is held to a floor
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +68,7 @@ def test_transform_fills_only_unlabelled_pixels(probe, held_out):
     assert filled.fully_labelled
     labelled_pixels = masks >= 0
     np.testing.assert_array_equal(filled.masks[labelled_pixels], masks[labelled_pixels])
-    np.testing.assert_array_equal(filled.masks[0], probe.predict(X[[0]])[0])
+    np.testing.assert_array_equal(filled.masks[0], probe.predict(X)[0])  # the same batch: the same argmax
     np.testing.assert_array_equal(X.masks, masks)  # input untouched
 
 
@@ -260,3 +265,39 @@ def test_streaming_and_per_part_scores(probe, held_out):
     assert np.nanmean(per_part.to_numpy()[np.bincount(subset.masks.ravel(), minlength=10) > 0]) == pytest.approx(
         probe.score(subset)
     )
+
+
+def test_probe_weights_do_not_depend_on_the_thread_count(model, labelled):
+    """A serial run and a joblib worker (``cpu_count // n_jobs`` threads) fit the same probe;
+    the caller's thread count is given back."""
+    before = torch.get_num_threads()
+    probes = []
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        try:
+            probes.append(PartLabelTransfer(backbone=model, random_state=0).fit(labelled).matcher_)
+            assert torch.get_num_threads() == threads
+        finally:
+            torch.set_num_threads(before)
+    one, two = (probe.state_dict() for probe in probes)
+    assert one.keys() == two.keys()
+    for name in one:
+        assert torch.equal(one[name], two[name]), name
+
+
+def test_fixed_thread_count_holds_for_each_caller_of_a_threading_backend():
+    before = torch.get_num_threads()
+    gate = threading.Barrier(3)
+
+    def inside(_):
+        with fixed_cpu_threads(torch.device("cpu"), threads=1):
+            gate.wait(timeout=10)  # all three inside at once
+            seen = torch.get_num_threads()
+            gate.wait(timeout=10)
+        return seen
+
+    with ThreadPoolExecutor(3) as pool:
+        assert list(pool.map(inside, range(3))) == [1, 1, 1]
+    assert torch.get_num_threads() == before
+    with fixed_cpu_threads(torch.device("meta")):  # other devices: unchanged
+        assert torch.get_num_threads() == before
