@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from skpartx import PartAttributor, PartImages
-from skpartx._part_images import part_presence
-from skpartx._torch import resolve_device, to_device_images
+from skpartx._core.part_images import part_presence
+from skpartx._core.torch_utils import resolve_device, to_device_images
 from skpartx.datasets import make_part_shapes
 from skpartx.demo import DEMO_SETTINGS, default_cache_dir, trained_demo_model
 from skpartx.models import SmallCNN
@@ -34,7 +34,7 @@ def interleaved_ratio(model, X, device, batch_size, n_batches=60, seed=0, baseli
     (building composites on the device, reading out the class value; with
     ``baseline="inpaint"`` also filling removed parts in, per coalition).
     """
-    from skpartx._coalitions import CoalitionEngine
+    from skpartx._engine.coalitions import CoalitionEngine
 
     model = model.to(device).eval()
     rng = np.random.RandomState(seed)

@@ -5,7 +5,7 @@ import time
 
 import torch
 
-from skpartx._torch import to_device_images
+from skpartx._core.torch_utils import to_device_images
 
 
 def synchronize(device):

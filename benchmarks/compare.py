@@ -39,7 +39,7 @@ import joblib
 import numpy as np
 
 from skpartx import PartAttributor, PartImages
-from skpartx._compare_stats import flag_shifts, shift_intervals
+from skpartx.compare._stats import flag_shifts, shift_intervals
 from skpartx.cli.demo_classifier import train_demo_classifier
 from skpartx.compare import DEFAULT_MARGIN, compare_models, compare_slices
 from skpartx.datasets import make_part_shapes

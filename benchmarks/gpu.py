@@ -41,7 +41,7 @@ from nets import ResNet, ViT, resnet50, vit_small_14  # noqa: E402
 from pipeline import measure, write_data_set  # noqa: E402
 
 from skpartx import PartAttributor, PartImages, PartLabelTransfer  # noqa: E402
-from skpartx._torch import resolve_device, to_device_images  # noqa: E402
+from skpartx._core.torch_utils import resolve_device, to_device_images  # noqa: E402
 from skpartx.datasets import make_part_shapes  # noqa: E402
 
 FULL = dict(

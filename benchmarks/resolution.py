@@ -29,7 +29,7 @@ from common import forward_rate, markdown_table, synchronize  # noqa: E402
 from nets import resnet18, vit_small_16  # noqa: E402
 
 from skpartx import GlobalRuleExplainer, PartAttributor, PartImages, PartLabelTransfer, predict_classes  # noqa: E402
-from skpartx._torch import default_batch_size, resolve_device  # noqa: E402
+from skpartx._core.torch_utils import default_batch_size, resolve_device  # noqa: E402
 from skpartx.datasets import make_part_shapes  # noqa: E402
 
 N_LABELLED = 16

@@ -59,7 +59,7 @@ import pandas as pd
 import torch
 
 from skpartx import GlobalRuleExplainer, PartAttributor, PartImages, PartLabelTransfer, predict_classes
-from skpartx._imodels import IMODELS_LEARNERS
+from skpartx.rules._imodels import IMODELS_LEARNERS
 from skpartx.datasets import make_part_shapes
 from skpartx.demo import DEMO_SETTINGS, default_cache_dir, trained_demo_model
 from skpartx.models import predict_logits, train_classifier

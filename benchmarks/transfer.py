@@ -37,7 +37,7 @@ from skpartx.datasets import make_part_shapes
 from skpartx.demo import DEMO_SETTINGS, default_cache_dir, trained_demo_model
 from skpartx.metrics import mean_iou
 from skpartx.models import predict_classes, train_classifier
-from skpartx._torch import resolve_device
+from skpartx._core.torch_utils import resolve_device
 
 from common import forward_rate
 
@@ -237,7 +237,7 @@ def probe_threads(args):
         X = PartImages(data.images, data.masks, data.part_names)
         fixed, weights = probe_fit_seconds(backbone, X)
         free_threads = lambda device, threads=1: contextlib.nullcontext()  # noqa: E731
-        with mock.patch("skpartx._transfer_fit.fixed_cpu_threads", free_threads):
+        with mock.patch("skpartx.transfer._fit.fixed_cpu_threads", free_threads):
             free, _ = probe_fit_seconds(backbone, X)
         torch.set_num_threads(1)
         try:

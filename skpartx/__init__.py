@@ -8,8 +8,8 @@ symbolic rules per class.
 
 __version__ = "0.2.0.dev0"
 
-from ._lazy import LazyImages
-from ._part_images import PartImages
+from ._core.lazy import LazyImages
+from ._core.part_images import PartImages
 from .attribution import LocalExplanation, PartAttributor
 from .counterfactual import PartCounterfactualExplainer
 from .models import predict_classes

@@ -17,19 +17,20 @@ import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.utils import check_random_state
 
-from . import _games
-from ._labels import display_name
-from ._part_images import as_part_images
-from ._progress import progress_bar
-from ._torch import batch_slices
-from ._shapley import all_coalition_values, coalitions_over, groups_by_part_count, sampled_shapley
+from ._core.figures import pyplot
+from ._core.labels import display_name
+from ._core.part_images import as_part_images
+from ._core.progress import progress_bar
+from ._core.torch_utils import batch_slices
+from ._engine import games as _games
+from ._engine.shapley import all_coalition_values, coalitions_over, groups_by_part_count, sampled_shapley
 from .attribution import PartAttributor
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from ._part_images import PartImages
+    from ._core.part_images import PartImages
 
 
 def _image_interactions(engine, present, max_exact_parts, n_samples, rng):
@@ -149,9 +150,7 @@ class InteractionGraph:
         return [(self.part_names[a], self.part_names[b], float(matrix[a, b])) for a, b in zip(i[keep][order], j[keep][order])]
 
     def plot(self, target: object, ax: "Axes | None" = None, min_strength: float | None = None) -> "Figure":
-        """Draw the graph of one class; see :func:`skpartx.plotting.plot_interactions`."""
-        from .plotting import plot_interactions
-
+        """Draw the graph of one class; see :func:`plot_interactions`."""
         return plot_interactions(self, target, ax=ax, min_strength=min_strength)
 
 
@@ -190,3 +189,60 @@ def interaction_graph(
         interactions=np.stack([interactions[r].mean(axis=0) for r in rows]),
         counts=np.array([int(r.sum()) for r in rows]),
     )
+
+
+def plot_interactions(
+    graph: InteractionGraph, target: object, ax: "Axes | None" = None, min_strength: float | None = None
+) -> "Figure":
+    """A class's part interaction graph: parts on a circle, edges for interacting pairs.
+
+    Nodes are sized by the part's mean absolute Shapley value for the class and filled by its
+    sign (blue: for the class, red: against it); edges are drawn for pairs whose mean
+    interaction index exceeds ``min_strength`` in absolute value, as thick as the index,
+    green for synergy (> 0) and orange for redundancy (< 0).
+
+    Parameters
+    ----------
+    graph : skpartx.interactions.InteractionGraph
+    target : class
+        One of ``graph.classes``.
+    ax : matplotlib Axes, default=None
+    min_strength : float, default=None
+        Edges weaker than this are left out; default 15% of the strongest edge.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    plt = pyplot()
+    from matplotlib.lines import Line2D
+
+    row = graph.class_index(target)
+    importance, matrix = graph.importance[row], graph.interactions[row]
+    names = graph.part_names
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.2, 5.2))
+    else:
+        fig = ax.figure
+    angles = np.pi / 2 - 2 * np.pi * np.arange(len(names)) / len(names)
+    xy = np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    strongest = np.abs(matrix).max()
+    if min_strength is None:
+        min_strength = 0.15 * strongest
+    for a, b, value in graph.edges(target, min_strength):
+        i, j = names.index(a), names.index(b)
+        ax.plot(*xy[[i, j]].T, color="tab:green" if value > 0 else "tab:orange",
+                linewidth=0.5 + 6 * abs(value) / (strongest or 1.0), alpha=0.8, zorder=1)
+    size = 60 + 1400 * np.abs(importance) / (np.abs(importance).max() or 1.0)
+    ax.scatter(*xy.T, s=size, c=np.where(importance >= 0, "#4c78a8", "#e45756"), edgecolors="k", zorder=2)
+    for (x, y), name in zip(xy, names):
+        ax.annotate(name, (1.22 * x, 1.22 * y), ha="center", va="center", fontsize=9)
+    ax.set_xlim(-1.5, 1.5)
+    ax.set_ylim(-1.5, 1.5)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(f"Part interactions: {graph.class_labels[row]} ({int(graph.counts[row])} images)", fontsize=10)
+    handles = [Line2D([], [], color="tab:green", lw=3, label="synergy"),
+               Line2D([], [], color="tab:orange", lw=3, label="redundancy")]
+    ax.legend(handles=handles, loc="lower center", ncol=2, frameon=False, fontsize=8, bbox_to_anchor=(0.5, -0.08))
+    return fig

@@ -1,5 +1,5 @@
 """Small image classifiers for demos and tests, the input normalisation wrapper, and the model's
-decisions on images (``predict_logits`` lives in ``skpartx._torch``, with the rest of the batching)."""
+decisions on images (``predict_logits`` lives in ``skpartx._core.torch_utils``, with the rest of the batching)."""
 
 from typing import TYPE_CHECKING, Any
 
@@ -9,8 +9,9 @@ from numpy.typing import ArrayLike
 from sklearn.utils import check_random_state
 from torch import nn
 
-from ._part_images import as_image_array
-from ._torch import (
+from ._core.part_images import as_image_array
+from ._core.progress import progress
+from ._core.torch_utils import (
     batch_slices,
     check_module,
     forward_images,
@@ -19,10 +20,9 @@ from ._torch import (
     predict_logits,
     resolve_device,
 )
-from ._progress import progress
 
 if TYPE_CHECKING:
-    from ._part_images import PartImages
+    from ._core.part_images import PartImages
 
 
 # The normalisation torchvision and timm ImageNet models were trained with.

@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from ._part_images import PartImages, as_part_images
-from ._torch import ModelCallError, batch_slices
+from ._core.part_images import PartImages, as_part_images
+from ._core.torch_utils import ModelCallError, batch_slices
 from .attribution import PartAttributor
 from .transfer import PartLabelTransfer
 

@@ -19,14 +19,57 @@ from joblib.numpy_pickle import NumpyArrayWrapper, NumpyUnpickler
 from joblib.numpy_pickle_utils import _validate_fileobject_and_memmap
 from sklearn.base import BaseEstimator
 
-from ._torch import TorchEstimatorMixin, logger, resolve_device
+from ._core.chunks import ChunkedRun
+from ._core.torch_utils import TorchEstimatorMixin, logger, resolve_device
 
 # Packages whose modules may be imported while loading: what fitted pipelines are made of.
 _PACKAGES = {"skpartx", "sklearn", "imodels", "torch", "torchvision", "numpy", "scipy", "collections"}
 # Packages whose classes (not functions) are trusted whatever their kind.
 _CLASS_PACKAGES = {"skpartx", "sklearn", "imodels"}
-# Classes that would touch files when rebuilt.
-_REFUSED_CLASSES = {("skpartx._chunks", "ChunkedRun")}
+# Classes that would touch files when rebuilt (the class objects: wherever a class moves, it stays refused).
+_REFUSED_CLASSES = (ChunkedRun,)
+# Where the modules of files written by skpartx 0.2.0.dev0 and earlier (every private module at
+# the package's top level) now live; a file names a class by its module, so old files keep loading.
+_MOVED_MODULES = {
+    "skpartx._attribution_run": "skpartx.attribution._run",
+    "skpartx._cache": "skpartx._core.cache",
+    "skpartx._chunks": "skpartx._core.chunks",
+    "skpartx._coalitions": "skpartx._engine.coalitions",
+    "skpartx._compare_report": "skpartx.compare._formats",
+    "skpartx._compare_stats": "skpartx.compare._stats",
+    "skpartx._curves": "skpartx._core.curves",
+    "skpartx._decision": "skpartx.rules._decision",
+    "skpartx._explanations": "skpartx.attribution._explanations",
+    "skpartx._features": "skpartx._core.features",
+    "skpartx._games": "skpartx._engine.games",
+    "skpartx._gradients": "skpartx.attribution._gradients",
+    "skpartx._html": "skpartx._core.html",
+    "skpartx._imodels": "skpartx.rules._imodels",
+    "skpartx._labels": "skpartx._core.labels",
+    "skpartx._lazy": "skpartx._core.lazy",
+    "skpartx._matchers": "skpartx.transfer._matchers",
+    "skpartx._methods": "skpartx.attribution._methods",
+    "skpartx._misclassification": "skpartx.counterfactual._misclassification",
+    "skpartx._msx": "skpartx.attribution._msx",
+    "skpartx._part_images": "skpartx._core.part_images",
+    "skpartx._part_scores": "skpartx._core.part_scores",
+    "skpartx._profile": "skpartx.rules._profile",
+    "skpartx._progress": "skpartx._core.progress",
+    "skpartx._refine": "skpartx.transfer._refine",
+    "skpartx._relations": "skpartx._core.relations",
+    "skpartx._rule_report": "skpartx.rules._report",
+    "skpartx._rule_stats": "skpartx.rules._stats",
+    "skpartx._set_cover": "skpartx.rules._set_cover",
+    "skpartx._shapley": "skpartx._engine.shapley",
+    "skpartx._symbols": "skpartx.rules._symbols",
+    "skpartx._torch": "skpartx._core.torch_utils",
+    "skpartx._transfer_checks": "skpartx.transfer._checks",
+    "skpartx._transfer_fill": "skpartx.transfer._fill",
+    "skpartx._transfer_fit": "skpartx.transfer._fit",
+    "skpartx._transfer_proba": "skpartx.transfer._proba",
+    "skpartx._value_function": "skpartx.attribution._value_function",
+    "skpartx._warp": "skpartx.counterfactual._warp",
+}
 _BUILTIN_TYPES = {"dict", "list", "tuple", "set", "frozenset", "slice", "range", "complex", "bytearray", "bytes",
                   "object", "int", "float", "str", "bool"}
 _DATA_TYPES = (np.ndarray, np.dtype, np.generic, np.random.RandomState, np.random.BitGenerator, np.random.Generator,
@@ -53,22 +96,31 @@ def _load_storage_from_bytes(data):
     return torch.load(io.BytesIO(data), weights_only=True)
 
 
-def _restricted_inner_unpickler(file, find_class):
+def _inner_unpickler(file, find_class):
     inner = pickle._Unpickler(file)
     inner.find_class = find_class
     return inner
 
 
 class _ArrayWrapper(NumpyArrayWrapper):
-    """joblib's array record, with arrays of Python objects read through the restricted unpickler."""
+    """joblib's array record, with arrays of Python objects read through the unpickler reading the file."""
 
     def read_array(self, unpickler, *args):
         if self.dtype.hasobject:
-            return _restricted_inner_unpickler(unpickler.file_handle, unpickler.find_class).load()
+            return _inner_unpickler(unpickler.file_handle, unpickler.find_class).load()
         return super().read_array(unpickler, *args)
 
 
-class _RestrictedUnpickler(NumpyUnpickler):
+class _LayoutUnpickler(NumpyUnpickler):
+    """joblib's unpickler, reading the module paths of earlier skpartx layouts as today's."""
+
+    def find_class(self, module, name):
+        if (module, name) == ("joblib.numpy_pickle", "NumpyArrayWrapper"):
+            return _ArrayWrapper  # arrays of objects are read by this unpickler too
+        return super().find_class(_MOVED_MODULES.get(module, module), name)
+
+
+class _RestrictedUnpickler(_LayoutUnpickler):
     """joblib's unpickler, rebuilding only the kinds of objects fitted skpartx pipelines hold."""
 
     def find_class(self, module, name):
@@ -76,6 +128,7 @@ class _RestrictedUnpickler(NumpyUnpickler):
             return _load_storage_from_bytes
         if (module, name) == ("joblib.numpy_pickle", "NumpyArrayWrapper"):
             return _ArrayWrapper
+        module = _MOVED_MODULES.get(module, module)
         if (module, name) == ("numpy", "memmap"):
             return np.ndarray  # rebuilt in memory: calling np.memmap opens (and may create) a file
         if (module, name) in _FUNCTIONS:
@@ -102,7 +155,7 @@ class _RestrictedUnpickler(NumpyUnpickler):
 
     @staticmethod
     def _trusted_class(cls):
-        if (cls.__module__, cls.__qualname__) in _REFUSED_CLASSES:
+        if issubclass(cls, _REFUSED_CLASSES):
             return False
         package = cls.__module__.partition(".")[0]
         if issubclass(cls, (BaseEstimator, torch.nn.Module)) or package in _CLASS_PACKAGES:
@@ -114,16 +167,18 @@ class _RestrictedUnpickler(NumpyUnpickler):
         return package in ("numpy", "torch") and issubclass(cls, _DATA_TYPES)
 
 
-def _restricted_load(path):
+def _load(path, unpickler):
     filename = os.fspath(path)
     with open(filename, "rb") as handle:
         with _validate_fileobject_and_memmap(handle, filename) as opened:
             file = opened[0] if isinstance(opened, tuple) else opened
             if isinstance(file, str):  # written by joblib < 0.10, which only a full unpickling reads
+                if unpickler is _LayoutUnpickler:
+                    return joblib.load(filename)
                 raise pickle.UnpicklingError(
                     f"{filename} was written by a very old joblib; load it with trusted=True if you trust it."
                 )
-            return _RestrictedUnpickler(filename, file, True).load()
+            return unpickler(filename, file, True).load()
 
 
 def save(estimator: BaseEstimator, path: str | os.PathLike, compress: int = 3) -> list[str]:
@@ -172,14 +227,14 @@ def load(path: str | os.PathLike, device: str | torch.device | None = None, *, t
         their ``device`` parameter). ``None`` keeps each estimator's ``device``
         parameter, falling back to the CPU where it is not available.
     trusted : bool, default=False
-        Unpickle without restriction (plain :func:`joblib.load`), for files you trust
-        that hold other objects, such as functions.
+        Unpickle without restriction (as :func:`joblib.load`), for files you trust that
+        hold other objects, such as functions.
 
     Returns
     -------
     estimator
     """
-    estimator = joblib.load(path) if trusted else _restricted_load(path)
+    estimator = _load(path, _LayoutUnpickler if trusted else _RestrictedUnpickler)
     if device is not None:
         target = resolve_device(device)
         for est in _torch_estimators(estimator):

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._html import STYLE, table
-from ._labels import display_name
+from ._core.html import STYLE, table
+from ._core.labels import display_name
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ._part_images import PartImages
+    from ._core.part_images import PartImages
     from .counterfactual import MisclassificationReport
     from .rules import GlobalRuleExplainer, RuleVerification
 
@@ -221,7 +221,7 @@ class _FigureSaver:
 
 def _rule_figures(save, X, decisions, rules, scores, true_masks, target_names, n_examples):
     """The part masks, part importance, rules and rule-example figures: (caption, file name) pairs."""
-    from .plotting import plot_part_masks
+    from ._core.figures import plot_part_masks
 
     figures = []
     n_show = min(8, len(X))

@@ -14,8 +14,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.tree import DecisionTreeClassifier
 
 from skpartx import PartAttributor, PartImages
-from skpartx._coalitions import CoalitionEngine, make_baseline
-from skpartx._part_scores import PartScoreArray, table_info
+from skpartx._engine.coalitions import CoalitionEngine, make_baseline
+from skpartx._core.part_scores import PartScoreArray, table_info
 from skpartx.attribution import decode_msx, msx_part_shares
 
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from skpartx import _compare_stats as compare_stats
-from skpartx._compare_stats import (
+from skpartx.compare import _stats as compare_stats
+from skpartx.compare._stats import (
     flag_shifts, resampled_sums, rule_difference_intervals, rule_rates, shift_intervals,
 )
 

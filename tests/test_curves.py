@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from skpartx._curves import trapezoid_auc
+from skpartx._core.curves import trapezoid_auc
 
 
 def test_one_point_curve_is_a_constant():

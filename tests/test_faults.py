@@ -11,9 +11,9 @@ from sklearn.pipeline import make_pipeline
 
 import fixture_models
 from skpartx import GlobalRuleExplainer, PartAttributor, PartImages, PartLabelTransfer
-from skpartx._attribution_run import AttributionRun
-from skpartx._coalitions import CoalitionEngine
-from skpartx._torch import ModelCallError
+from skpartx.attribution._run import AttributionRun
+from skpartx._engine.coalitions import CoalitionEngine
+from skpartx._core.torch_utils import ModelCallError
 from skpartx.datasets import make_part_shapes
 from skpartx.models import predict_logits, train_classifier
 from skpartx.parallel import _attribution_chunk

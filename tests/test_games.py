@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from shapley_reference import shapley_from_definition
 
-from skpartx import _games
+from skpartx._engine import games as _games
 
 
 def brute_force_shapley(value, n):

@@ -1,4 +1,4 @@
-"""imodels rule learners on binary symbol matrices (skpartx._imodels)."""
+"""imodels rule learners on binary symbol matrices (skpartx.rules._imodels)."""
 
 import itertools
 import math
@@ -11,7 +11,7 @@ imodels = pytest.importorskip("imodels")
 
 from sklearn.tree import DecisionTreeClassifier  # noqa: E402
 
-from skpartx._imodels import IMODELS_LEARNERS, ImodelsRules, make_learner  # noqa: E402
+from skpartx.rules._imodels import IMODELS_LEARNERS, ImodelsRules, make_learner  # noqa: E402
 
 NAMES = ["head", "wing", "tail", "wheel", "horn", "leg", "body above wing", "<b>beak</b>"]
 
@@ -319,7 +319,7 @@ def test_rule_model_on_a_noisier_problem(name, n_classes, d):
 
 
 def test_conjunction_of_splits():
-    from skpartx._imodels import _conjunction
+    from skpartx.rules._imodels import _conjunction
 
     # thresholds between 0 and 1 test a symbol; repeats collapse; order is kept
     assert _conjunction([(3, ">", 0.5), (1, "<=", 0.5), (3, ">=", 1.0)]) == ((3, 1), (1, 0))

@@ -7,7 +7,7 @@ from shapley_reference import shapley_from_definition
 from torch import nn
 
 from skpartx import PartAttributor, PartImages
-from skpartx._coalitions import fill_from_sources
+from skpartx._engine.coalitions import fill_from_sources
 
 BODY, BACKGROUND, WINDOW = 0.5, 0.1, 0.9
 

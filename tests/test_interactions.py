@@ -9,7 +9,7 @@ import pytest
 
 from conftest import N_TRAIN
 from skpartx import PartAttributor, PartImages
-from skpartx._games import exact_interactions, interaction_samples, sampled_interactions, subset_matrix
+from skpartx._engine.games import exact_interactions, interaction_samples, sampled_interactions, subset_matrix
 from skpartx.interactions import interaction_graph, part_interactions
 
 matplotlib.use("Agg")

@@ -174,7 +174,7 @@ def test_estimators_give_the_same_answers_on_memmaps(memmapped, data, model, par
 
 
 def test_prefetching_keeps_order_and_reports_errors():
-    from skpartx._torch import prefetched
+    from skpartx._core.torch_utils import prefetched
 
     assert list(prefetched(range(5), lambda k: k * k)) == [(k, k * k) for k in range(5)]
     assert list(prefetched([], lambda k: k)) == []

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from skpartx import PartAttributor, PartImages
-from skpartx._games import permutation_test
+from skpartx._engine.games import permutation_test
 from skpartx.attribution import score_intervention
 from skpartx.metrics import part_deletion_curve, part_insertion_curve
 from skpartx.plotting import plot_local_explanation

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-import skpartx._methods
+import skpartx.attribution._methods
 import skpartx.attribution
 from skpartx import PartAttributor, PartImages
 from skpartx.attribution import decode_msx
@@ -213,7 +213,7 @@ def test_more_msx_than_the_codes_hold_warns(one_torch_thread, monkeypatch):
     def many(engine, present, *args):
         return [pairs] * len(present)
 
-    monkeypatch.setattr(skpartx._methods, "search_msx", many)
+    monkeypatch.setattr(skpartx.attribution._methods, "search_msx", many)
     attributor = PartAttributor(ShownParts(np.zeros((2**n_blocks, 2))).eval(), method="msx", device="cpu").fit(X)
     with pytest.warns(UserWarning, match="2 image.*more than 53"):
         codes = attributor.transform(X)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from skpartx import PartAttributor, PartImages, PartLabelTransfer
-from skpartx._part_scores import PartScoreArray, table_info
+from skpartx._core.part_scores import PartScoreArray, table_info
 from skpartx.datasets import make_part_shapes
 from skpartx.models import SmallCNN
 from skpartx.parallel import transform_on_cluster

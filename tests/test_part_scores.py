@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from skpartx._part_scores import PartScoreArray, as_output, encode_msx, table_info
+from skpartx._core.part_scores import PartScoreArray, as_output, encode_msx, table_info
 from skpartx.attribution import decode_msx, msx_part_shares
 
 

@@ -10,8 +10,8 @@ from hypothesis.extra import numpy as hnp
 from sklearn.utils import _safe_indexing
 
 from skpartx import GlobalRuleExplainer, PartImages
-from skpartx import _games
-from skpartx._msx import search_msx
+from skpartx._engine import games as _games
+from skpartx.attribution._msx import search_msx
 
 # No example database: the tests leave nothing behind in the source tree.
 FAST = settings(max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])

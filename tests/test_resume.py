@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from skpartx import PartAttributor, PartImages, PartLabelTransfer
-from skpartx._attribution_run import AttributionRun
+from skpartx.attribution._run import AttributionRun
 from skpartx.datasets import make_part_shapes
 from skpartx.models import SmallCNN
 from slow_model import SlowModel

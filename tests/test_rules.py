@@ -99,7 +99,7 @@ def test_closure_names_every_part_that_carries_the_decision():
 def test_close_conjunction_from_its_definition():
     """Brute force: the closure adds symbols most frequent first while the rows lost weigh at
     most the tolerance, up to the length limit, and only while the closed pick stays precise."""
-    from skpartx._set_cover import close_conjunction, greedy_cover
+    from skpartx.rules._set_cover import close_conjunction, greedy_cover
 
     rng = np.random.RandomState(0)
     rows = np.zeros(200, bool)
@@ -285,7 +285,7 @@ def test_relation_columns_become_relational_symbols():
 
 def test_attributor_relations_feed_the_rules(model, full_X, test_slice):
     from skpartx import PartAttributor
-    from skpartx._relations import relation_names
+    from skpartx._core.relations import relation_names
 
     X = full_X[np.arange(test_slice.start, test_slice.start + 40)]
     attributor = PartAttributor(model, method="occlusion", relations=True).fit(X)
@@ -400,7 +400,7 @@ def test_shortcut_warning_when_one_symbol_explains_every_class():
 
 
 def test_default_binarisation_reads_the_encoding_and_announces_the_change():
-    from skpartx._part_scores import PartScoreArray
+    from skpartx._core.part_scores import PartScoreArray
 
     F = np.array([[0.7, 0.2, 0.1, 0.0], [0.0, 0.1, 0.6, 0.3]])
     with pytest.warns(FutureWarning, match=r"binarize='fraction' \(was 'relative'\) and candidates='subsets'"):
@@ -423,7 +423,7 @@ def test_default_binarisation_reads_the_encoding_and_announces_the_change():
 
 
 def test_the_background_is_found_by_its_part_id_not_its_name():
-    from skpartx._part_scores import PartScoreArray
+    from skpartx._core.part_scores import PartScoreArray
 
     # Class 0 is explained by column 0 with its wing, class 1 by its wheel alone. Column 0 is
     # the background (part id 0) whatever it is called, when the scores say which part each

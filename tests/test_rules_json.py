@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from skpartx import GlobalRuleExplainer
-from skpartx._imodels import IMODELS_LEARNERS
-from skpartx._part_scores import PartScoreArray, encode_msx
+from skpartx.rules._imodels import IMODELS_LEARNERS
+from skpartx._core.part_scores import PartScoreArray, encode_msx
 from skpartx.rules import apply_rules
 
 NAMES = ["background", "body", "head", "wing", "tail", "wheel", "horn", "leg", "fin", "window"]

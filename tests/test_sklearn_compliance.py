@@ -273,7 +273,7 @@ def test_pipeline_memory_cannot_hash_torch_steps():
 
     transfer = PartLabelTransfer(backbone=SmallCNN(4).eval())
     assert joblib.hash(clone(transfer)) != joblib.hash(clone(transfer))
-    from skpartx._cache import estimator_fingerprint
+    from skpartx._core.cache import estimator_fingerprint
 
     assert estimator_fingerprint(clone(transfer)) == estimator_fingerprint(clone(transfer))
 

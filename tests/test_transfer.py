@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from skpartx import PartImages, PartLabelTransfer
-from skpartx._features import _as_grid
-from skpartx._torch import fixed_cpu_threads
+from skpartx._core.features import _as_grid
+from skpartx._core.torch_utils import fixed_cpu_threads
 from skpartx.metrics import iou_per_part, mean_iou
 
 pytestmark = pytest.mark.trains_in_run  # every transfer here trains its probe, or is held to a floor
@@ -77,7 +77,7 @@ def test_automatic_layers_are_the_deepest_output_per_resolution(probe):
 
 
 def test_small_stray_parts_are_removed(model, labelled, held_out):
-    from skpartx._part_images import part_presence
+    from skpartx._core.part_images import part_presence
 
     transfers = {
         area: PartLabelTransfer(backbone=model, random_state=0, min_part_area=area).fit(labelled).predict(held_out)
@@ -165,7 +165,7 @@ def test_hough_matching_follows_a_shifted_copy(model, labelled):
 
 
 def test_guided_refinement_snaps_to_edges():
-    from skpartx._refine import guided_filter
+    from skpartx.transfer._refine import guided_filter
 
     # A red square on blue; a blurry probability map of the square gets its edges back.
     guide = torch.zeros(1, 3, 32, 32)
@@ -180,7 +180,7 @@ def test_guided_refinement_snaps_to_edges():
 
 
 def test_guided_filter_takes_coarse_maps_as_they_are():
-    from skpartx._refine import guided_filter
+    from skpartx.transfer._refine import guided_filter
 
     # A coarse map is brought to pixels inside the filter: the same as upsampling it first
     # (exactly without subsampling, up to the resampling order with it).
@@ -207,7 +207,7 @@ def test_guided_filter_takes_coarse_maps_as_they_are():
 
 
 def test_default_batches_hold_a_pixel_budget():
-    from skpartx._torch import default_batch_size
+    from skpartx._core.torch_utils import default_batch_size
 
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert default_batch_size(cpu, 7, (3, 512, 512)) == 7  # the user's choice wins

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from skpartx import PartImages, PartLabelTransfer
-from skpartx._features import _as_grid, _capture, auto_layers, feature_blocks, gradcam_maps, token_grid
+from skpartx._core.features import _as_grid, _capture, auto_layers, feature_blocks, gradcam_maps, token_grid
 from skpartx.datasets import make_part_shapes
 
 CPU = torch.device("cpu")

@@ -5,7 +5,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from .._torch import resolve_device
+from .._core.torch_utils import resolve_device
 from ..attribution import PartAttributor
 from ..compare import DEFAULT_MARGIN, compare_models
 from ..models import predict_classes, predict_logits

@@ -9,15 +9,14 @@ import pandas as pd
 from sklearn.pipeline import make_pipeline
 
 from .. import RuleVerification, __version__
-from .._part_images import UNLABELLED, PartImages
+from .._core.part_images import UNLABELLED, PartImages
 from ..attribution import PartAttributor
 from ..counterfactual import MisclassificationReport, PartCounterfactualExplainer, misclassification_report
 from ..datasets import make_part_shapes
-from ..metrics import iou_per_part, mean_iou
 from ..models import predict_classes
 from ..report import baseline_summary, write_report_folder
 from ..rules import GlobalRuleExplainer
-from ..transfer import PartLabelTransfer
+from ..transfer import PartLabelTransfer, iou_per_part, mean_iou
 from ._lines import emit
 from .demo_classifier import DEMO_SETTINGS, default_cache_dir, trained_demo_model
 

@@ -5,8 +5,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from .._features import hookable
-from .._torch import resolve_device
+from .._core.features import hookable
+from .._core.torch_utils import resolve_device
 from ..attribution import PartAttributor
 from ..models import predict_classes, predict_logits
 from ..report import baseline_summary, write_report_folder

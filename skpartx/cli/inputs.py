@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from sklearn.utils import Bunch
 
-from .._part_images import UNLABELLED, PartImages
+from .._core.part_images import UNLABELLED, PartImages
 from ..datasets import load_coco_parts, load_image_folder
 
 logger = logging.getLogger("skpartx")

@@ -6,7 +6,7 @@ import numbers
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .._part_images import UNLABELLED
+from .._core.part_images import UNLABELLED
 from ._common import is_int
 
 

@@ -20,8 +20,8 @@ import numpy as np
 from PIL import Image
 from sklearn.utils import Bunch
 
-from .._lazy import LazyImages
-from .._part_images import PartImages
+from .._core.lazy import LazyImages
+from .._core.part_images import PartImages
 
 PathLike = str | os.PathLike
 ImageSize = int | tuple[int, int]

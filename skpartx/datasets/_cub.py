@@ -12,7 +12,7 @@ from typing import NamedTuple
 import numpy as np
 from sklearn.utils import Bunch
 
-from .._part_images import UNLABELLED
+from .._core.part_images import UNLABELLED
 from ._common import (
     ImageSize,
     PathLike,

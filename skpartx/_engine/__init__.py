@@ -1,0 +1,10 @@
+"""The coalition engine and the arithmetic of games on part coalitions.
+
+``coalitions`` (:class:`~skpartx._engine.coalitions.CoalitionEngine`: composites of an image
+with some parts replaced by a baseline, batched through the model and memoised), ``games``
+(pure game theory on value tables: Shapley values, interaction indices) and ``shapley``
+(exact and sampled Shapley values of an engine). Attribution, interactions and
+counterfactuals are equals over this engine.
+
+May import: ``_core``.
+"""

@@ -1,0 +1,269 @@
+"""The attribution methods of :class:`~skpartx.PartAttributor`, as a registry.
+
+A method is a function ``(engine, present, rng, **settings) -> (scores, details)``:
+``engine`` is the chunk's :class:`~skpartx._engine.coalitions.CoalitionEngine`, ``present`` the
+``(n_images, n_parts)`` parts each image shows, ``rng`` the chunk's ``RandomState``, and
+``settings`` exactly the estimator parameters the method declares, by keyword. ``scores``
+is ``(n_images, n_parts)``; ``details`` holds per-image arrays (or lists) that
+``explain`` reports as extras.
+
+Registering a method is all it takes to add one: ``PartAttributor``'s ``METHODS``, the
+validation of ``method``, the method list and the method-specific parameters of its
+docstring, and its tags all derive from :data:`REGISTRY` and :data:`SETTINGS`.
+"""
+
+from dataclasses import dataclass
+from numbers import Integral, Real
+from typing import Callable
+
+import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from .._core.part_scores import MAX_MSX, encode_msx
+from .._engine import games as _games
+from .._engine.shapley import shapley
+from ._gradients import gradcam_part_scores, integrated_gradients_part_scores
+from ._msx import search_msx
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A method-specific estimator parameter: its validation and its documentation."""
+
+    constraint: list
+    doc: str
+
+
+# Parameters of PartAttributor that only some methods read, in docstring order.
+SETTINGS = {
+    "tau": Setting(
+        [Interval(Real, 0, 1, closed="right")],
+        "float in (0, 1], default=0.9\n    Sufficiency threshold of ``msx`` (0.9 in SAG); for every method, the threshold of\n"
+        "    ``baseline_sufficient`` in :meth:`explain` and :meth:`baseline_report`.",
+    ),
+    "beam_width": Setting([Interval(Integral, 1, None, closed="left")],
+                          "int, default=3\n    Sets kept per search root and set size."),
+    "max_roots": Setting([Interval(Integral, 1, None, closed="left")],
+                         "int, default=3\n    Searches per image, started from the parts most valuable alone."),
+    "max_successors": Setting([Interval(Integral, 1, None, closed="left")],
+                              "int, default=6\n    Extensions tried per set in the beam, the parts most valuable alone."),
+    "max_exact_parts": Setting(
+        [Interval(Integral, 1, 20, closed="both")],
+        "int, default=12\n    Largest number of parts in an image for exact Shapley values (``2**P`` evaluations).",
+    ),
+    "n_samples": Setting([Interval(Integral, 2, None, closed="left")],
+                         "int, default=64\n    Permutations (in antithetic pairs) per image for sampled Shapley values."),
+    "n_steps": Setting(
+        [Interval(Integral, 2, None, closed="left")],
+        "int, default=20\n    Steps from the baseline to the image: fade steps of ``property_gradient`` (the\n"
+        "    EPGM authors use 100), integration points of ``integrated_gradients``.",
+    ),
+    "n_permutations": Setting([Interval(Integral, 1, None, closed="left")],
+                              "int, default=1000\n    Shuffles of each fade curve for the permutation test."),
+    "layer": Setting(
+        [str, None],
+        "str, default=None\n    Module whose output Grad-CAM explains; ``None``: the deepest module output with a\n"
+        "    spatial map of at least 4×4.",
+    ),
+    "pooling": Setting(
+        [StrOptions({"sum", "mean"})],
+        '{"sum", "mean"}, default="sum"\n    How gradient methods pool pixel attributions over a part: total, or per pixel.',
+    ),
+}
+
+
+@dataclass(frozen=True)
+class AttributionMethod:
+    """One attribution method.
+
+    Attributes
+    ----------
+    name : str
+        The value of ``PartAttributor(method=...)``.
+    function : callable
+        ``(engine, present, rng, **settings) -> (scores, details)``.
+    summary : str
+        What the method computes (the docstring's method list).
+    settings : tuple of str
+        The estimator parameters passed to ``function`` by keyword (keys of ``SETTINGS``).
+    stochastic : bool
+        Results depend on ``random_state``.
+    uses_baseline : bool
+        Scores depend on the baseline (``False``: no baseline warning).
+    """
+
+    name: str
+    function: Callable
+    summary: str
+    settings: tuple = ()
+    stochastic: bool = False
+    uses_baseline: bool = True
+
+    def run(self, engine, present, rng, parameters):
+        """Scores and details of one chunk; ``parameters`` maps names to values (a superset of ``settings``)."""
+        return self.function(engine, present, rng, **{name: parameters[name] for name in self.settings})
+
+
+REGISTRY = {}
+
+
+def register(name, summary, settings=(), stochastic=False, uses_baseline=True):
+    """Decorator adding a method function to :data:`REGISTRY` under ``name``."""
+    unknown = set(settings) - set(SETTINGS)
+    if unknown:
+        raise ValueError(f"method {name!r} declares settings {sorted(unknown)} that SETTINGS does not define.")
+
+    def add(function):
+        REGISTRY[name] = AttributionMethod(name, function, summary, tuple(settings), stochastic, uses_baseline)
+        return function
+
+    return add
+
+
+def methods_doc(indent="        "):
+    """The docstring's list of methods, each with the parameters it reads."""
+    lines = []
+    for method in REGISTRY.values():
+        uses = f" Parameters: {', '.join(f'``{s}``' for s in method.settings)}." if method.settings else ""
+        text = f'- ``"{method.name}"``: {method.summary}{uses}'
+        lines += _wrap(text, indent, indent + "  ")
+    return "\n".join(lines)
+
+
+def settings_doc(indent="    "):
+    """The docstring entries of the method-specific parameters, each naming the methods that read it."""
+    lines = []
+    for name, setting in SETTINGS.items():
+        users = [m.name for m in REGISTRY.values() if name in m.settings]
+        first, *rest = setting.doc.split("\n")
+        lines.append(f"{indent}{name} : {first}")
+        body = " ".join(line.strip() for line in rest)
+        lines += _wrap(f"{body} Read by: {', '.join(f'``{u}``' for u in users)}.", indent + "    ", indent + "    ")
+    return "\n".join(lines)
+
+
+def _wrap(text, first_indent, indent, width=92):
+    import textwrap
+
+    return textwrap.wrap(text, width=width, initial_indent=first_indent, subsequent_indent=indent,
+                         break_on_hyphens=False, break_long_words=False)
+
+
+# -- the methods ------------------------------------------------------------------------
+
+
+@register(
+    "shapley",
+    "Shapley values, exact over all coalitions of an image's parts up to ``max_exact_parts`` "
+    "parts, antithetic permutation sampling beyond (``n_samples`` orders), with standard errors "
+    "in :meth:`explain`.",
+    settings=("max_exact_parts", "n_samples"),
+    stochastic=True,
+)
+def shapley_values(engine, present, rng, *, max_exact_parts, n_samples):
+    """Exact Shapley over each image's present parts, permutation sampling beyond ``max_exact_parts``."""
+    scores, errors = shapley(engine, present, max_exact_parts, n_samples, rng)
+    return scores, {"standard_errors": errors}
+
+
+@register(
+    "msx",
+    "minimal sufficient explanations (SAG/GEPC) — sets of parts that alone keep at least ``tau`` × "
+    "the full image's probability of the class (judged on probabilities whatever ``output``) and "
+    "from which no part can be dropped, found by beam search; no listed MSX contains another. "
+    "``transform`` returns *membership codes*: bit ``m`` of ``F[i, p]`` is set when part ``p`` is "
+    "in image ``i``'s ``m``-th MSX (smallest first; at most 53 per image, more warn); a row of "
+    "zeros is the empty MSX (the baseline alone keeps the value). Read them with "
+    ":func:`~skpartx.attribution.decode_msx`; :func:`~skpartx.attribution.msx_part_shares` gives "
+    "each part's share of the MSXs.",
+    settings=("tau", "beam_width", "max_roots", "max_successors"),
+)
+def minimal_sufficient_explanations(engine, present, rng, *, tau, beam_width, max_roots, max_successors):
+    """Membership codes of each image's minimal sufficient explanations (see :func:`decode_msx`)."""
+    found = search_msx(engine, present, tau, beam_width, max_roots, max_successors)
+    codes, _ = encode_msx(found, present.shape[1])
+    return codes, {"msx": found, "msx_truncated": np.array([len(sets) > MAX_MSX for sets in found], dtype=bool)}
+
+
+def _single_part_scores(engine, present, drop):
+    """Per present part: the drop in value without it (``drop``), or the gain with only it."""
+    full, empty = engine.full_and_empty()
+    image_idx, part_idx = np.nonzero(present)
+    if drop:
+        keep = present[image_idx].copy()
+        keep[np.arange(len(part_idx)), part_idx] = False
+    else:
+        keep = np.zeros((len(part_idx), present.shape[1]), dtype=bool)
+        keep[np.arange(len(part_idx)), part_idx] = True
+    values = engine.evaluate(image_idx, keep)
+    scores = np.zeros(present.shape)
+    scores[image_idx, part_idx] = full[image_idx] - values if drop else values - empty[image_idx]
+    return scores, {}
+
+
+@register("occlusion", "drop in value when the part alone is removed.")
+def occlusion(engine, present, rng):
+    """Drop in value when a single part is replaced by the baseline."""
+    return _single_part_scores(engine, present, drop=True)
+
+
+@register("keep_one", "gain in value when the part alone is kept.")
+def keep_one(engine, present, rng):
+    """Value with only one part kept, relative to the value with no part kept."""
+    return _single_part_scores(engine, present, drop=False)
+
+
+@register(
+    "property_gradient",
+    "EPGM (Penzel & Denzler) — the part is faded to the baseline in ``n_steps`` and scored by the "
+    "mean absolute gradient of the value along the fade; permutation-test p-values "
+    "(``n_permutations``) and effect sizes (observed EPGM minus the permuted EPGMs' mean, over "
+    "their standard deviation; 0 when that is 0) in :meth:`explain`.",
+    settings=("n_steps", "n_permutations"),
+    stochastic=True,
+)
+def property_gradient(engine, present, rng, *, n_steps, n_permutations):
+    """EPGM of each part faded to the baseline in ``n_steps``, with permutation p-values and effect sizes."""
+    strengths = np.linspace(0.0, 1.0, n_steps)
+    image_idx, part_idx = np.nonzero(present)
+    # keep[m, k] = present parts, with part m's share lowered to 1 - strength k.
+    keep = np.repeat(present[image_idx].astype(np.float32)[:, None, :], len(strengths), axis=1)
+    keep[np.arange(len(part_idx)), :, part_idx] = 1.0 - strengths
+    curves = engine.evaluate(np.repeat(image_idx, len(strengths)), keep.reshape(-1, present.shape[1]))
+    curves = curves.reshape(len(part_idx), len(strengths))
+    scores = np.zeros(present.shape)
+    p_values = np.ones(present.shape)
+    effect_sizes = np.zeros(present.shape)
+    all_curves = np.zeros(present.shape + (len(strengths),))
+    scores[image_idx, part_idx] = _games.expected_gradient_magnitude(curves, strengths)
+    if len(curves):
+        p_values[image_idx, part_idx], effect_sizes[image_idx, part_idx] = _games.permutation_test(
+            curves, strengths, n_permutations, rng
+        )
+    all_curves[image_idx, part_idx] = curves
+    return scores, {"p_values": p_values, "effect_sizes": effect_sizes, "curves": all_curves}
+
+
+@register(
+    "gradcam",
+    "Grad-CAM at ``layer``, pooled over each part's pixels.",
+    settings=("layer", "pooling"),
+    uses_baseline=False,
+)
+def gradcam(engine, present, rng, *, layer, pooling):
+    """Grad-CAM part scores at ``layer`` (the resolved module name)."""
+    return gradcam_part_scores(engine, layer, pooling), {}
+
+
+@register(
+    "integrated_gradients",
+    "integrated gradients from the baseline to the image (``n_steps`` midpoints), summed over "
+    "channels and pooled over each part.",
+    settings=("n_steps", "pooling"),
+)
+def integrated_gradients(engine, present, rng, *, n_steps, pooling):
+    """Integrated-gradient part scores from the baseline to the image."""
+    return integrated_gradients_part_scores(engine, n_steps, pooling), {}
+
+
+METHODS = tuple(REGISTRY)

@@ -1,0 +1,105 @@
+"""The rule stage's figures: rules' coverage and precision, and images a rule covers."""
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .._core.figures import part_colours, pyplot, rgb_pictures
+from ._symbols import named_parts
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from .._core.part_images import PartImages
+    from ._rule import Rule
+
+
+def plot_rule_examples(
+    X: "PartImages", indices: Sequence[int] | np.ndarray, rule: "Rule", alpha: float = 0.6,
+    parts: Sequence[str] | None = None,
+) -> "Figure":
+    """Images a rule covers, the parts it names outlined in colour and the rest dimmed.
+
+    Parameters
+    ----------
+    X : PartImages
+    indices : sequence of int
+        Images of ``X`` to show.
+    rule : Rule
+    alpha : float, default=0.6
+        How strongly parts outside the rule are dimmed.
+    parts : sequence of str, default=None
+        The part names the rule requires (:meth:`GlobalRuleExplainer.rule_parts`);
+        ``None``: the parts its required symbols name (a part, the two parts of a
+        relation, the parts of an MSX set).
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    plt = pyplot()
+    names = list(X.part_names)
+    if parts is None:
+        parts = [p for symbol in rule.positive_features() for p in named_parts(symbol, names)]
+    wanted = set(parts)
+    ids = [names.index(p) for p in sorted(wanted, key=names.index)]
+    colours = part_colours(len(names))
+    n = max(len(indices), 1)
+    fig, axes = plt.subplots(1, n, figsize=(1.9 * n, 2.4), squeeze=False)
+    for ax, i in zip(axes[0], indices):
+        picture = rgb_pictures(X.images[i])
+        keep = np.isin(X.masks[i], ids)[..., None]
+        shown = np.where(keep, picture, (1 - alpha) * picture + alpha * 0.5)
+        ax.imshow(shown)
+        for pid in ids:
+            if (X.masks[i] == pid).any():
+                ax.contour(X.masks[i] == pid, levels=[0.5], colors=[colours[pid]], linewidths=1.2)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in axes[0][len(indices) :]:
+        ax.set_axis_off()
+    fig.suptitle(str(rule), fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_rules(explainer, ax: "Axes | None" = None) -> "Figure":
+    """Horizontal bars of each rule's coverage, annotated with its precision.
+
+    Parameters
+    ----------
+    explainer : fitted :class:`~skpartx.GlobalRuleExplainer`
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    plt = pyplot()
+    rules = explainer.rules_
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(8, 0.45 * max(len(rules), 1) + 1.2))
+    else:
+        fig = ax.figure
+    if not rules:
+        ax.text(0.5, 0.5, "no rules", ha="center", va="center")
+        ax.set_axis_off()
+        return fig
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10"]
+    classes = list(explainer.classes_)
+    labels = [f"{r.label} ← {' ∧ '.join(r.condition_strings())}" for r in rules]
+    colours = [cmap(classes.index(r.target) % 10) for r in rules]
+    positions = np.arange(len(rules))[::-1]
+    ax.barh(positions, [r.coverage for r in rules], color=colours)
+    for pos, rule in zip(positions, rules):
+        ax.text(rule.coverage + 0.01, pos, f"precision {rule.precision:.2f}", va="center", fontsize=8)
+    ax.set_yticks(positions, labels, fontsize=9)
+    ax.set_xlim(0, 1.25)
+    ax.set_xlabel("coverage of the class's images")
+    ax.set_title("Global rules")
+    fig.tight_layout()
+    return fig
