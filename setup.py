@@ -36,7 +36,7 @@ setup(
         "pandas>=2.0",
     ],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6", "dask[distributed]>=2024.1", "transformers>=4.40", "pyflakes>=3",
+        "test": ["pytest>=7", "pytest-xdist>=3", "hypothesis>=6", "dask[distributed]>=2024.1", "transformers>=4.40", "pyflakes>=3",
                  *DOCS],
         "dask": ["dask[distributed]>=2024.1"],
         "docs": DOCS,

@@ -1,6 +1,7 @@
 """Shared fixtures: one small synthetic data set and the classifier trained on it (shipped), per session."""
 
 import ipaddress
+import os
 import socket
 
 import pytest
@@ -173,6 +174,11 @@ TRAINED_FIXTURES = {"model", "decisions", "transferred_X", "shortcut_case"}
 
 
 def pytest_configure(config):
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:  # pytest -n: each worker gets its share of the cores, as joblib's workers do, and so
+        threads = max(1, (os.cpu_count() or 1) // workers)  # do the examples and commands a test starts
+        torch.set_num_threads(threads)
+        os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     config.addinivalue_line(
         "markers",
         "cpu_kernels: its outcome rests on floating-point kernels that differ between CPUs (a trained model, "

@@ -17,11 +17,13 @@ LABELLED_PER_CLASS = 6
 def user_files(tmp_path_factory, data, model, test_slice):
     """An image folder (class sub-folders named in the model's output order), part labels
     for a few images per class in a COCO file, and the model as TorchScript and as a factory
-    (``mymodels:build`` with its weights; ``mymodels:three`` a network of three outputs)."""
+    (``compared_models:build`` with its weights; ``compared_models:three`` a network of three outputs)."""
     root = tmp_path_factory.mktemp("compare")
     idx = np.arange(test_slice.start, test_slice.start + N_IMAGES)
     folders = write_user_files(root, data, model, idx, LABELLED_PER_CLASS)
-    (root / "mymodels.py").write_text(
+    # A module name of its own: test_explain_cli.py writes another ``mymodels.py``, and a process
+    # that runs both (pytest -n) keeps the first one it imported.
+    (root / "compared_models.py").write_text(
         "from skpartx.models import SmallCNN\n\ndef build():\n    return SmallCNN(4)\n\n"
         "def three():\n    return SmallCNN(3)\n"
     )
@@ -39,11 +41,11 @@ def test_compare_command_writes_the_comparison(user_files, capsys, monkeypatch):
     monkeypatch.chdir(root)  # the user's module sits next to their data
     out = root / "trained-vs-untrained"
     # A scripted model cannot show the part transfer its layers: the backbone is given as a module.
-    args = _args(root, out, "--model-a", str(root / "model.pt"), "--model-b", "mymodels:build",
+    args = _args(root, out, "--model-a", str(root / "model.pt"), "--model-b", "compared_models:build",
                  "--names", "trained", "untrained")
     with pytest.raises(ValueError, match="scripted or exported model cannot expose"):
         main(args)
-    args += ["--backbone", "mymodels:build", "--backbone-weights", str(root / "weights.pt")]
+    args += ["--backbone", "compared_models:build", "--backbone-weights", str(root / "weights.pt")]
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "Comparison of trained and untrained: two models on the same images (paired)" in printed
@@ -64,8 +66,8 @@ def test_compare_command_writes_the_comparison(user_files, capsys, monkeypatch):
 def test_a_model_compared_with_itself_changes_nothing(user_files, tmp_path, monkeypatch):
     root, _ = user_files
     monkeypatch.chdir(root)
-    model = ["mymodels:build", "--weights-a", str(root / "weights.pt")]
-    args = _args(root, tmp_path / "same", "--model-a", model[0], *model[1:], "--model-b", "mymodels:build",
+    model = ["compared_models:build", "--weights-a", str(root / "weights.pt")]
+    args = _args(root, tmp_path / "same", "--model-a", model[0], *model[1:], "--model-b", "compared_models:build",
                  "--weights-b", str(root / "weights.pt"), "--margin", "0.02", "--seed", "3", "--baseline", "mean")
     assert main(args) == 0
     comparison = json.loads((tmp_path / "same" / "comparison.json").read_text(encoding="utf-8"))
@@ -79,7 +81,7 @@ def test_a_model_compared_with_itself_changes_nothing(user_files, tmp_path, monk
 def test_bad_arguments_fail_clearly(user_files, capsys, tmp_path, monkeypatch):
     root, _ = user_files
     monkeypatch.chdir(root)
-    models = ["--model-a", "mymodels:build", "--model-b", "mymodels:build"]
+    models = ["--model-a", "compared_models:build", "--model-b", "compared_models:build"]
     for bad, message in ((["--margin", "-1"], "argument --margin: must be a number at least 0, got -1"),
                          (["--alpha", "1"], "argument --alpha: must lie strictly between 0 and 1, got 1"),
                          (["--n-bootstrap", "10"], "argument --n-bootstrap: must be at least 100"),
@@ -90,5 +92,5 @@ def test_bad_arguments_fail_clearly(user_files, capsys, tmp_path, monkeypatch):
         assert message in capsys.readouterr().err
     assert not (tmp_path / "never").exists()
     with pytest.raises(ValueError, match="model B has 4 outputs and model three 3"):
-        run_compare(str(root / "images"), str(root / "parts.json"), "mymodels:build", "mymodels:three",
+        run_compare(str(root / "images"), str(root / "parts.json"), "compared_models:build", "compared_models:three",
                     str(tmp_path / "never"), names=("B", "three"), image_size=40, verbose=False)
