@@ -38,7 +38,7 @@ LAYERS = {
     "parallel": {"_core", "attribution", "transfer"},
     "report": {"_core", "counterfactual", "rules"},
     "plotting": {"_core", "attribution", "compare", "counterfactual", "interactions", "rules", "transfer"},
-    "metrics": {"attribution", "counterfactual", "rules", "transfer"},
+    "metrics": {"_engine", "attribution", "counterfactual", "rules", "transfer"},
 }
 APPLICATIONS = {"cli", "demo", "explain", "__main__", "__init__"}
 FACADES = {"plotting", "metrics"}

@@ -4,7 +4,8 @@
 with some parts replaced by a baseline, batched through the model and memoised), ``games``
 (pure game theory on value tables: Shapley values, interaction indices) and ``shapley``
 (exact and sampled Shapley values of an engine). Attribution, interactions and
-counterfactuals are equals over this engine.
+counterfactuals are equals over this engine. ``truth`` runs it on scenes drawn again without
+parts (interventional truth, for worlds of part-composed objects).
 
 May import: ``_core``.
 """

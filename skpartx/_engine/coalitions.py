@@ -215,6 +215,12 @@ class CoalitionEngine:
         The value :meth:`evaluate` returns by default.
     mean_image : tensor (C, H, W), optional
         Used by ``baseline="mean"`` and ``"inpaint"``.
+    draw : callable, optional
+        Composites drawn by the caller instead of filled in from a baseline:
+        ``draw(image_idx, keep)`` with ``image_idx`` an int array ``(M,)`` and ``keep`` a bool
+        array ``(M, n_parts)`` returns the images ``(M, C, H, W)``, e.g. scenes drawn again
+        with the removed parts truly absent. ``baseline`` is then unused, and fades (float
+        ``keep``) are refused.
 
     Notes
     -----
@@ -235,8 +241,10 @@ class CoalitionEngine:
         batch_size=None,
         output="probability",
         mean_image=None,
+        draw=None,
     ):
         self._column(output)
+        self.draw = draw
         self.model = model
         self.device = device
         self.output = output
@@ -244,8 +252,8 @@ class CoalitionEngine:
         self.n_parts = int(n_parts)
         self.images = to_device_images(images, device)
         # Removed object parts are filled in per coalition; the canvas shows where the background is removed.
-        self.inpaint = isinstance(baseline, str) and baseline == "inpaint"
-        baselines = make_baseline(baseline, self.images, mean_image=mean_image)
+        self.inpaint = draw is None and isinstance(baseline, str) and baseline == "inpaint"
+        baselines = make_baseline("zero" if draw is not None else baseline, self.images, mean_image=mean_image)
         # (N, K, C, H, W): K replacements per image whose values are averaged (K = 1 but for references).
         self.baselines = baselines if baselines.ndim == 5 else baselines.unsqueeze(1)
         # Shift ids by one so that unlabelled pixels (-1) index an always-kept slot 0.
@@ -273,6 +281,8 @@ class CoalitionEngine:
     def _composites(self, image_idx, keep):
         """Images with non-kept parts replaced by their baseline, built on the device:
         ``(M * K, C, H, W)``, the K replacements of each request in a row."""
+        if self.draw is not None:
+            return self._drawn(image_idx, keep)
         slots = torch.cat([torch.ones(len(keep), 1, device=self.device), keep.float()], dim=1)
         pixel_keep = torch.gather(slots, 1, self.masks[image_idx]).view(len(keep), 1, 1, *self.images.shape[2:])
         images, baselines = self.images[image_idx][:, None], self.baselines[image_idx]
@@ -280,6 +290,17 @@ class CoalitionEngine:
         if self.inpaint:
             composite = self._inpainted(image_idx, pixel_keep, images, composite)
         return composite.flatten(0, 1).contiguous(memory_format=torch.channels_last)
+
+    def _drawn(self, image_idx, keep):
+        """Composites drawn by the caller's ``draw`` (one per request)."""
+        if not ((keep == 0) | (keep == 1)).all():
+            raise ValueError("this engine draws its composites, which keep a part or leave it out: no fades.")
+        drawn = self.draw(image_idx.cpu().numpy(), keep.bool().cpu().numpy())
+        images = torch.as_tensor(np.asarray(drawn), dtype=self.images.dtype, device=self.device)
+        if images.shape != (len(keep), *self.images.shape[1:]):
+            raise ValueError(f"draw returned images of shape {tuple(images.shape)}, expected "
+                             f"{(len(keep), *self.images.shape[1:])}.")
+        return images.contiguous(memory_format=torch.channels_last)
 
     def _checked_requests(self, image_idx, keep):
         """``image_idx`` as int64 and ``keep`` checked (shape, values in [0, 1]), absent parts zeroed."""
@@ -461,7 +482,7 @@ class CoalitionEngine:
         if self._baseline_probabilities is None:
             n = len(self)
             shared = np.zeros(n, dtype=bool)
-            if n and (n == 1 or self.baselines.stride(0) == 0):
+            if self.draw is None and n and (n == 1 or self.baselines.stride(0) == 0):
                 shared = ~(self.masks == 0).any(dim=1).cpu().numpy()  # slot 0: unlabelled pixels
             own = np.flatnonzero(~shared)
             rows = np.concatenate([own, np.flatnonzero(shared)[:1]])
