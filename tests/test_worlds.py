@@ -7,14 +7,21 @@ from itertools import combinations
 import numpy as np
 import pytest
 from matplotlib.colors import rgb_to_hsv
+from scipy.stats import spearmanr
 from shapley_reference import shapley_from_definition
 import torch
 from torch import nn
 
-from skpartx._engine.truth import interventional_engine
+from skpartx import PartAttributor, PartImages
 from skpartx.datasets import PartWorld, make_part_world, sample_world
 from skpartx.datasets._worlds import BACKGROUNDS
-from skpartx.metrics import interventional_msx, interventional_shapley, interventional_values
+from skpartx.metrics import (
+    agreement_with_truth,
+    interventional_engine,
+    interventional_msx,
+    interventional_shapley,
+    interventional_values,
+)
 
 SEEDS = range(24)
 # sha256 (first 16 digits) of the images and masks of worlds 0 and 7, 24 images of 32 px
@@ -235,3 +242,36 @@ def test_an_engine_that_draws_refuses_fades(truth_case):
     logits = 8 * data.images.astype(np.float64).mean(axis=(2, 3))
     expected = np.exp(logits[np.arange(6), targets]) / np.exp(logits).sum(axis=1)
     np.testing.assert_allclose(full, expected, atol=1e-6)
+
+
+def test_agreement_with_the_truth_by_hand(truth_case):
+    data, targets = truth_case
+    world, scenes = data.world, data.scenes
+    truth = interventional_engine(MeanColour(), world, scenes, targets, device="cpu")
+    itself = agreement_with_truth(truth, truth)
+    np.testing.assert_array_equal(itself["value_error"], 0.0)
+    assert np.all(np.isnan(itself["spearman"]) | (itself["spearman"] > 1 - 1e-9))
+    assert (itself["n_parts"] == [len(np.unique(m)) - 1 for m in data.masks]).all()
+    X = PartImages(data.images, data.masks, data.part_names)
+    engine = PartAttributor(MeanColour(), baseline="zero", device="cpu").fit(X).coalition_engine(X, targets)
+    agreement = agreement_with_truth(engine, truth)
+    for i in range(len(scenes)):
+        parts = [int(p) for p in np.unique(data.masks[i]) if p != 0]
+        errors, painted, drawn = [], {}, {}
+        for k in range(len(parts) + 1):
+            for kept in combinations(parts, k):
+                composite = np.where(np.isin(data.masks[i], [0, *kept])[None], data.images[i], 0)[None]
+                value = float(torch.softmax(MeanColour()(torch.from_numpy(composite)), dim=1)[0, targets[i]])
+                truth_value = _by_hand(world, scenes[i:i + 1], list(kept), targets[i])
+                errors.append(abs(value - truth_value))
+                painted[frozenset(kept)], drawn[frozenset(kept)] = value, truth_value
+        assert agreement["value_error"][i] == pytest.approx(np.mean(errors), abs=1e-6)
+        if len(parts) >= 3:
+            phi = shapley_from_definition(parts, painted.__getitem__)
+            true_phi = shapley_from_definition(parts, drawn.__getitem__)
+            expected = spearmanr([phi[p] for p in parts], [true_phi[p] for p in parts]).statistic
+            assert agreement["spearman"][i] == pytest.approx(expected, abs=1e-9)
+        else:
+            assert np.isnan(agreement["spearman"][i])
+    with pytest.raises(ValueError, match="same images with the same parts"):
+        agreement_with_truth(engine, interventional_engine(MeanColour(), world, scenes[:3], targets[:3], device="cpu"))

@@ -122,3 +122,58 @@ def _minimal_sets(subsets, sufficient, ids):
     chosen = [m for m, ok in zip(members, sufficient) if ok]
     minimal = [m for m in chosen if not any(other < m for other in chosen)]
     return sorted((tuple(sorted(int(ids[k]) for k in m)) for m in minimal), key=lambda t: (len(t), t))
+
+
+def agreement_with_truth(engine, truth, *, max_parts=12, min_parts=3):
+    """How well an engine's values of coalitions agree with the interventional ones, per image.
+
+    Both engines must value the same images, parts and classes (e.g. an attributor's
+    ``coalition_engine(X, target)`` on a world's images and :func:`interventional_engine` on
+    its scenes). The background is always drawn in a world, so coalitions are compared with
+    the background kept, over the object's parts.
+
+    Parameters
+    ----------
+    engine : CoalitionEngine
+        Removes parts its own way (a baseline).
+    truth : CoalitionEngine
+        Draws the scenes without the removed parts.
+    max_parts : int, default=12
+        Images with more object parts are skipped (their values are NaN): every coalition of
+        an image's parts is drawn.
+    min_parts : int, default=3
+        Least number of object parts for a rank correlation.
+
+    Returns
+    -------
+    agreement : dict of ndarray of shape (n_images,)
+        ``value_error``: mean absolute difference of v(S) and v*(S) over every coalition S of
+        the image's object parts; ``spearman``: Spearman correlation of the engine's Shapley
+        values of the object parts with the interventional ones (NaN with fewer than
+        ``min_parts`` parts, or where either is constant); ``n_parts``.
+    """
+    from scipy.stats import spearmanr
+
+    present = truth.present.copy()
+    if engine.present.shape != present.shape or not np.array_equal(engine.present, present):
+        raise ValueError("the engine and the truth must value the same images with the same parts.")
+    present[:, 0] = False  # the background: kept in every coalition
+    n = len(truth)
+    error, rho = np.full(n, np.nan), np.full(n, np.nan)
+    for q, group, ids in groups_by_part_count(present):
+        if q > max_parts:
+            continue
+        keep = np.zeros((len(group), 2**q, truth.n_parts), dtype=bool)
+        keep[:, :, 0] = truth.present[group, 0][:, None]
+        keep[np.arange(len(group))[:, None, None], np.arange(2**q)[None, :, None], ids[:, None, :]] = \
+            _games.subset_matrix(q)[None]
+        requests = np.repeat(group, 2**q), keep.reshape(-1, truth.n_parts)
+        values = engine.evaluate(*requests).reshape(len(group), -1)
+        true_values = truth.evaluate(*requests).reshape(len(group), -1)
+        error[group] = np.abs(values - true_values).mean(axis=1)
+        if q >= min_parts:
+            phi, true_phi = _games.exact_shapley(values), _games.exact_shapley(true_values)
+            for row, image in enumerate(group):
+                if np.ptp(phi[row]) > 0 and np.ptp(true_phi[row]) > 0:
+                    rho[image] = spearmanr(phi[row], true_phi[row]).statistic
+    return {"value_error": error, "spearman": rho, "n_parts": present.sum(axis=1)}
