@@ -440,7 +440,8 @@ def sample_world(seed, image_size=64, *, shortcut=None):
     rng = np.random.RandomState(seed)
     n_kinds = rng.randint(6, 21)
     hues = (rng.rand() + np.arange(n_kinds) / n_kinds + rng.uniform(-0.2, 0.2, n_kinds) / n_kinds) % 1.0
-    kinds = [PartKind("body", "ellipse", str(rng.choice(TEXTURES[:2])), float(rng.rand()), 0.15, (1.0, 0.6), (0.0, 0.0), 0.0, 0)]
+    body_texture = str(rng.choice(TEXTURES[:2]))
+    kinds = [PartKind("body", "ellipse", body_texture, float(rng.rand()), 0.15, (1.0, 0.6), (0.0, 0.0), 0.0, 0)]
     slots = _SLOTS[rng.permutation(len(_SLOTS))[:n_kinds]]  # one place per kind, so that kinds rarely cover each other
     for k in range(n_kinds):
         shape, texture = SHAPES[rng.randint(len(SHAPES))], TEXTURES[rng.randint(len(TEXTURES))]
