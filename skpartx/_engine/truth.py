@@ -13,7 +13,7 @@ import numpy as np
 from .._core.torch_utils import predict_logits, prepare_module, resolve_device
 from . import games as _games
 from .coalitions import CoalitionEngine
-from .shapley import all_coalition_values, groups_by_part_count, shapley
+from .shapley import all_coalition_values, coalitions_over, groups_by_part_count, shapley
 
 
 def interventional_engine(model, world, scenes, target=None, *, output="probability", device="auto",
@@ -163,10 +163,8 @@ def agreement_with_truth(engine, truth, *, max_parts=12, min_parts=3):
     for q, group, ids in groups_by_part_count(present):
         if q > max_parts:
             continue
-        keep = np.zeros((len(group), 2**q, truth.n_parts), dtype=bool)
+        keep = coalitions_over(ids, _games.subset_matrix(q), truth.n_parts)
         keep[:, :, 0] = truth.present[group, 0][:, None]
-        keep[np.arange(len(group))[:, None, None], np.arange(2**q)[None, :, None], ids[:, None, :]] = \
-            _games.subset_matrix(q)[None]
         requests = np.repeat(group, 2**q), keep.reshape(-1, truth.n_parts)
         values = engine.evaluate(*requests).reshape(len(group), -1)
         true_values = truth.evaluate(*requests).reshape(len(group), -1)

@@ -108,8 +108,12 @@ def _pattern(kind, u, v, phase):
 
 def _smooth_noise(rng, n, size, cells):
     """Low-frequency noise in [0, 1]: a coarse random grid, bilinearly upsampled."""
-    grid = rng.random((n, cells + 1, cells + 1))
-    coords = np.linspace(0, cells, size)
+    return bilinear(rng.random((n, cells + 1, cells + 1)), np.linspace(0, cells, size))
+
+
+def bilinear(grid, coords):
+    """Values ``(n, cells + 1, cells + 1)`` on a coarse grid, read at ``coords`` (grid units) along both axes."""
+    cells = grid.shape[-1] - 1
     i0 = np.minimum(np.floor(coords).astype(int), cells - 1)
     w = coords - i0
     rows = grid[:, i0, :] * (1 - w)[None, :, None] + grid[:, i0 + 1, :] * w[None, :, None]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
 
-from ._synthetic import _hsv_to_rgb, _triangle
+from ._synthetic import _hsv_to_rgb, _triangle, bilinear
 
 SHAPES = ("ellipse", "box", "triangle", "diamond", "ring")
 TEXTURES = ("solid", "stripes", "dots", "noise")
@@ -354,11 +354,7 @@ class PartWorld:
 def _smooth_hash_noise(seeds, size, cells=4):
     """Low-frequency noise in [0, 1]: hashed values on a coarse grid, bilinearly upsampled."""
     grid = _hash(np.arange((cells + 1) ** 2)[None, :], seeds[:, None]).reshape(-1, cells + 1, cells + 1)
-    coords = (np.arange(size) + 0.5) / size * cells
-    i0 = np.minimum(np.floor(coords).astype(int), cells - 1)
-    w = coords - i0
-    rows = grid[:, i0, :] * (1 - w)[None, :, None] + grid[:, i0 + 1, :] * w[None, :, None]
-    return rows[:, :, i0] * (1 - w)[None, None, :] + rows[:, :, i0 + 1] * w[None, None, :]
+    return bilinear(grid, (np.arange(size) + 0.5) / size * cells)
 
 
 def _sample_rules(rng, part_names, n_classes, always):
