@@ -14,7 +14,7 @@ from .attribution import LocalExplanation, PartAttributor
 from .counterfactual import PartCounterfactualExplainer
 from .models import predict_classes
 from .persistence import load, save
-from .rules import GlobalRuleExplainer, Rule, RuleVerification, apply_rules
+from .rules import GlobalRuleExplainer, GlobalRuleExplainerCV, Rule, RuleVerification, apply_rules
 from .transfer import PartLabelTransfer
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "PartLabelTransfer",
     "PartAttributor",
     "GlobalRuleExplainer",
+    "GlobalRuleExplainerCV",
     "PartCounterfactualExplainer",
     "LocalExplanation",
     "Rule",

@@ -99,6 +99,29 @@ def test_every_image_shows_its_class_and_no_other(data):
     assert np.bincount(data.target).min() == np.bincount(data.target).max() == len(data.target) // len(world.rules)
 
 
+def test_incomplete_objects_lack_one_rule_part_truly_and_belong_to_no_class(data):
+    world = data.world
+    mixed = make_part_world(240, world=3, incomplete=0.3, random_state=0)
+    out = np.flatnonzero(mixed.target == -1)
+    assert 0.2 * 240 <= len(out) <= 0.3 * 240 + 1  # a few objects have no part whose removal leaves no class
+    kept = np.setdiff1d(np.arange(240), out)
+    # the complete images are those drawn without incomplete ones
+    np.testing.assert_array_equal(mixed.images[kept], data.images[kept])
+    np.testing.assert_array_equal(mixed.scenes.target, data.target)
+    for i in out:
+        removed = np.flatnonzero(data.scenes.present[i] & ~mixed.scenes.present[i])
+        assert len(removed) == 1 and not (mixed.scenes.present[i] & ~data.scenes.present[i]).any()
+        rule_parts = {p for term in world.rules[data.target[i]] for p in term}
+        assert world.part_names[removed[0]] in rule_parts
+        assert world.satisfied(mixed.scenes.present[i]) == [] and world.satisfied(data.scenes.present[i]) == [data.target[i]]
+        # truly absent: the original scene drawn without that part
+        keep = np.ones(len(world.part_names), dtype=bool)
+        keep[removed[0]] = False
+        np.testing.assert_array_equal(mixed.images[i], world.render(data.scenes[i:i + 1], keep)[0][0])
+    with pytest.raises(ValueError, match="incomplete"):
+        make_part_world(10, world=3, incomplete=1.0)
+
+
 def test_drawing_again_with_every_part_kept_gives_the_same_images(data):
     images, masks = data.world.render(data.scenes, keep=np.ones(len(data.part_names), dtype=bool))
     np.testing.assert_array_equal(images, data.images)

@@ -204,6 +204,47 @@ class PartWorld:
             hidden = hidden[self._mostly_hidden(scenes[hidden])]
         return scenes
 
+    def satisfied(self, present):
+        """Classes whose rule an object showing the parts ``present`` satisfies.
+
+        Parameters
+        ----------
+        present : array-like of bool, shape (n_parts,)
+            By part id.
+
+        Returns
+        -------
+        classes : list of int
+        """
+        shown = {name for name, p in zip(self.part_names, present) if p}
+        return [c for c, terms in enumerate(self.rules) if any(set(t) <= shown for t in terms)]
+
+    def rule_parts_to_remove(self, target, present):
+        """Parts of class ``target``'s rule whose removal leaves an object of no class.
+
+        Parameters
+        ----------
+        target : int
+        present : array-like of bool, shape (n_parts,)
+
+        Returns
+        -------
+        part_ids : list of int
+            Parts of the rule that are not on every object; empty where no single removal
+            leaves the object outside every class.
+        """
+        present = np.asarray(present, dtype=bool)
+        candidates = sorted({self.part_names.index(p) for t in self.rules[target] for p in t} - set(
+            self.part_names.index(p) for p in self.always))
+        found = []
+        for k in candidates:
+            if present[k]:
+                without = present.copy()
+                without[k] = False
+                if not self.satisfied(without):
+                    found.append(k)
+        return found
+
     def _object_parts(self, rng, c):
         terms = self.rules[c]
         parts = set(terms[rng.randint(len(terms))]) | set(self.always)
@@ -466,7 +507,7 @@ def sample_world(seed, image_size=64, *, shortcut=None):
     )
 
 
-def make_part_world(n_samples=1000, *, world=0, image_size=64, shortcut=None, random_state=None):
+def make_part_world(n_samples=1000, *, world=0, image_size=64, shortcut=None, incomplete=0.0, random_state=None):
     """Images of a world of part-composed objects, with the scenes that draw them again.
 
     Parameters
@@ -477,6 +518,13 @@ def make_part_world(n_samples=1000, *, world=0, image_size=64, shortcut=None, ra
     image_size : int, default=64
     shortcut : tuple (int, float, float), default=None
         ``(class, rate, contrast)``: a background cue for one class (see :func:`sample_world`).
+    incomplete : float, default=0.0
+        Share of images of none of the classes (``target`` −1): an object of a class drawn
+        without one part of its conjunction (truly absent: what lay behind it shows), where
+        what remains completes no class's conjunction. They teach a model that a class needs
+        its whole conjunction (see :func:`~skpartx.models.train_classifier`). Their scenes
+        keep the class the object was drawn as (``data.scenes.target``), which chose its
+        background. Zero leaves the images of every other setting as they are.
     random_state : int, RandomState or None
         The images drawn from the world.
 
@@ -488,9 +536,22 @@ def make_part_world(n_samples=1000, *, world=0, image_size=64, shortcut=None, ra
         ``world``: ``data.world.render(data.scenes, keep)`` draws the same images with the
         parts ``keep`` leaves out truly absent.
     """
+    if not 0.0 <= incomplete < 1.0:
+        raise ValueError(f"incomplete must lie in [0, 1), got {incomplete}.")
     if not isinstance(world, PartWorld):
         world = sample_world(world, image_size, shortcut=shortcut)
-    scenes = world.sample(n_samples, random_state)
+    rng = check_random_state(random_state)
+    scenes = world.sample(n_samples, rng)
+    target = scenes.target.astype(np.int64)
+    if incomplete > 0:  # drawn after the scenes, so that the complete images stay those of incomplete=0
+        rows = rng.permutation(n_samples)[: int(round(incomplete * n_samples))]
+        present = scenes.present.copy()
+        for i in rows:
+            removable = world.rule_parts_to_remove(scenes.target[i], present[i])
+            if removable:
+                present[i, removable[rng.randint(len(removable))]] = False
+                target[i] = -1
+        scenes = replace(scenes, present=present)
     images, masks = world.render(scenes)
-    return Bunch(images=images, masks=masks, target=scenes.target.astype(np.int64), part_names=world.part_names,
+    return Bunch(images=images, masks=masks, target=target, part_names=world.part_names,
                  target_names=world.class_names, rules=world.rules, scenes=scenes, world=world)

@@ -15,7 +15,8 @@ weights of the firing rules, the largest sum decides, equal sums → the class l
 No deciding rule → the default class. ``predict``, ``score``, ``coverage``, every report and
 :func:`apply_rules` on ``rules.json`` use exactly these rules and this procedure.
 
-Modules: ``_explainer`` (:class:`GlobalRuleExplainer`, :func:`apply_rules`), ``_rule``
+Modules: ``_explainer`` (:class:`GlobalRuleExplainer`, :func:`apply_rules`), ``_cv``
+(:class:`GlobalRuleExplainerCV`: settings chosen by cross-validated fidelity), ``_rule``
 (:class:`Rule`, :class:`RuleVerification`), ``_symbols``, ``_set_cover``, ``_imodels``,
 ``_decision``, ``_stats`` (support, precision, coverage and their intervals), ``_report``
 (text, Markdown, HTML, ``rules.json``), ``_profile`` (what each class's explanations say),
@@ -24,9 +25,10 @@ Modules: ``_explainer`` (:class:`GlobalRuleExplainer`, :func:`apply_rules`), ``_
 May import: ``_core``.
 """
 
+from ._cv import GlobalRuleExplainerCV, default_grid
 from ._decision import DECISIONS
 from ._explainer import GlobalRuleExplainer, apply_rules, load_rules_json, warn_unseen_classes
-from ._plot import plot_rule_examples, plot_rules
+from ._plot import plot_rule_examples, plot_rules, plot_setting_scores
 from ._report import RULES_JSON_VERSION
 from ._rule import Rule, RuleVerification
 from ._scorers import coverage_scorer, fidelity_scorer, make_rule_scorer
@@ -37,16 +39,19 @@ __all__ = [
     "BINARIZE",
     "DECISIONS",
     "GlobalRuleExplainer",
+    "GlobalRuleExplainerCV",
     "RULES_JSON_VERSION",
     "Rule",
     "RuleVerification",
     "apply_rules",
     "coverage_scorer",
+    "default_grid",
     "fidelity_scorer",
     "load_rules_json",
     "make_rule_scorer",
     "plot_rule_examples",
     "plot_rules",
+    "plot_setting_scores",
     "warn_unseen_classes",
     "wilson_interval",
 ]

@@ -103,3 +103,45 @@ def plot_rules(explainer, ax: "Axes | None" = None) -> "Figure":
     ax.set_title("Global rules")
     fig.tight_layout()
     return fig
+
+
+def plot_setting_scores(cv_results: dict, best_params: dict, ax: "Axes | None" = None) -> "Figure":
+    """Horizontal bars of each setting's mean cross-validated fidelity, its spread over the
+    folds as an error bar, the chosen setting in a darker colour.
+
+    Parameters
+    ----------
+    cv_results : dict
+        ``GlobalRuleExplainerCV.cv_results_``: ``params``, ``mean_test_fidelity``,
+        ``std_test_fidelity`` and optionally ``mean_n_rules``.
+    best_params : dict
+        The chosen setting.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    plt = pyplot()
+    settings = list(cv_results["params"])
+    mean, spread = np.asarray(cv_results["mean_test_fidelity"]), np.asarray(cv_results["std_test_fidelity"])
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(8, 0.32 * len(settings) + 1.2))
+    else:
+        fig = ax.figure
+    positions = np.arange(len(settings))[::-1]
+    chosen = [setting == best_params for setting in settings]
+    ax.barh(positions, mean, xerr=spread, color=["tab:blue" if c else "lightsteelblue" for c in chosen],
+            error_kw={"elinewidth": 0.8, "ecolor": "grey"})
+    rules = cv_results.get("mean_n_rules")
+    for k, pos in enumerate(positions):
+        note = f"{mean[k]:.3f}" + (f", {rules[k]:.1f} rules" if rules is not None else "")
+        ax.text(min(mean[k] + spread[k], 1.0) + 0.005, pos, note, va="center", fontsize=7)
+    labels = [", ".join(f"{key}={value}" for key, value in sorted(setting.items())) for setting in settings]
+    ax.set_yticks(positions, labels, fontsize=7)
+    low = max(0.0, float(np.min(mean - spread)) - 0.05)
+    ax.set_xlim(low, 1.12)
+    ax.set_xlabel("cross-validated fidelity (mean ± s.d. over folds)")
+    ax.set_title("Rule settings compared (chosen: darker)")
+    fig.tight_layout()
+    return fig
