@@ -122,6 +122,15 @@ def test_printed_is_scored(table, tmp_path):
     assert cv_rules.class_names_ == ["x", "y", "z"] and cv_rules.decision_ == best.decision_
     assert list(cv_rules.get_feature_names_out()) == list(best.get_feature_names_out())
     assert "<" in cv_rules._repr_html_()
+    # what code written for a GlobalRuleExplainer reads is the chosen explainer's
+    assert cv_rules.explanation_profile_ == best.explanation_profile_
+    assert cv_rules.symbol_space_ is best.symbol_space_ and cv_rules.complexity_ == best.complexity_
+    assert cv_rules.rules_for(0) == best.rules_for(0) and cv_rules.class_label(1) == "y"
+    np.testing.assert_array_equal(cv_rules.firing(F), best.firing(F))
+    pd.testing.assert_frame_equal(cv_rules.symbols(F), best.symbols(F))
+    with pytest.raises(AttributeError, match="no attribute 'missing_'"):
+        cv_rules.missing_
+    assert not hasattr(GlobalRuleExplainerCV(), "rules_")
 
 
 def test_msx_codes_compare_precision_and_form_only():

@@ -2,6 +2,7 @@
 with parts truly absent. No trained model is needed here."""
 
 import hashlib
+from dataclasses import replace
 from itertools import combinations
 
 import numpy as np
@@ -175,6 +176,9 @@ def test_a_shortcut_marks_one_classs_backgrounds_at_its_rate():
     distance = np.abs((hue - cut.hue + 0.5) % 1.0 - 0.5)
     assert (distance[cue] < 0.05).all()
     assert (distance[~cue] >= cut.contrast - 1e-6).all()
+    # the same seed is the same world, with or without a shortcut
+    for seed in (2, 11):
+        assert replace(sample_world(seed, shortcut=(0, 0.5, 0.1)), shortcut=None) == sample_world(seed)
 
 
 @pytest.mark.parametrize("size", [16, 40, 224])

@@ -494,8 +494,9 @@ def sample_world(seed, image_size=64, *, shortcut=None):
     rules = _sample_rules(rng, names, n_classes, always)
     backgrounds = tuple(sorted((str(b) for b in rng.choice(BACKGROUNDS, size=rng.randint(1, 4), replace=False)),
                                key=BACKGROUNDS.index))
+    distractor_rate = float(rng.uniform(0.25, 0.6))
     cut = None
-    if shortcut is not None:
+    if shortcut is not None:  # drawn last: with or without a shortcut, a seed is the same world
         target, rate, contrast = shortcut
         if not 0 <= target < n_classes:
             raise ValueError(f"the shortcut's class must be one of the world's {n_classes} classes, got {target}.")
@@ -503,7 +504,7 @@ def sample_world(seed, image_size=64, *, shortcut=None):
     return PartWorld(
         seed=int(seed), image_size=int(image_size), kinds=tuple(kinds),
         class_names=tuple(f"class_{c}" for c in range(n_classes)), rules=rules, always=always,
-        distractor_rate=float(rng.uniform(0.25, 0.6)), backgrounds=backgrounds, shortcut=cut,
+        distractor_rate=distractor_rate, backgrounds=backgrounds, shortcut=cut,
     )
 
 

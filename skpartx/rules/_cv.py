@@ -200,6 +200,14 @@ class GlobalRuleExplainerCV(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "best_estimator_")
         return self.best_estimator_
 
+    def __getattr__(self, name):
+        # Every other fitted attribute of the chosen explainer (symbol_space_,
+        # explanation_profile_, ...), so that code written for a GlobalRuleExplainer reads it here.
+        fitted = self.__dict__.get("best_estimator_")
+        if fitted is not None and name.endswith("_") and not name.startswith("__"):
+            return getattr(fitted, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def predict(self, F: ArrayLike) -> np.ndarray:
         """The decision the chosen rules give each image."""
         return self._best().predict(F)
@@ -248,6 +256,34 @@ class GlobalRuleExplainerCV(ClassifierMixin, BaseEstimator):
 
         check_is_fitted(self, "best_estimator_")
         return plot_setting_scores(self.cv_results_, self.best_params_, ax=ax)
+
+    def plot_part_importance(self, ax=None):
+        """Mean part score of each class's training images (see :meth:`GlobalRuleExplainer.plot_part_importance`)."""
+        return self._best().plot_part_importance(ax=ax)
+
+    def plot_rule_examples(self, X, F, rule=0, n_images=8):
+        """Images a chosen rule fires on (see :meth:`GlobalRuleExplainer.plot_rule_examples`)."""
+        return self._best().plot_rule_examples(X, F, rule, n_images)
+
+    def rules_for(self, target) -> list:
+        """The chosen rules of one class."""
+        return self._best().rules_for(target)
+
+    def rule_parts(self, rule) -> list:
+        """The part names a chosen rule (or its index) requires."""
+        return self._best().rule_parts(rule)
+
+    def class_label(self, target) -> str:
+        """The display name of a class."""
+        return self._best().class_label(target)
+
+    def symbols(self, F):
+        """The binary symbols of ``F`` the chosen rules are written in, as a DataFrame."""
+        return self._best().symbols(F)
+
+    def firing(self, F, rules=None) -> np.ndarray:
+        """Which of ``rules`` (default: the chosen ones) fire on the images of ``F``."""
+        return self._best().firing(F, rules)
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """Names of the symbols the chosen rules are written in."""
