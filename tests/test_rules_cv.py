@@ -147,6 +147,9 @@ def test_msx_codes_compare_precision_and_form_only():
     cv_rules = GlobalRuleExplainerCV(cv=3).fit(F, y)
     assert cv_rules.best_params_["binarize"] == "msx" and cv_rules.best_score_ == 1.0
     assert len(cv_rules.cv_results_["params"]) == 4
+    # a table that says it holds MSX codes but names no columns is still read as MSX codes
+    unnamed = GlobalRuleExplainerCV(cv=3).fit(PartScoreArray(codes, encoding="msx"), y)
+    assert unnamed.best_estimator_.binarize_ == "msx"
 
 
 def test_in_a_pipeline_a_grid_search_clone_and_pickle(table):

@@ -70,10 +70,11 @@ class GlobalRuleExplainerCV(ClassifierMixin, BaseEstimator):
         As in :class:`GlobalRuleExplainer`.
     param_grid : dict or list of dict, default=None
         Settings of :class:`GlobalRuleExplainer` to compare (``GridSearchCV``'s form). None:
-        for part scores with set cover, ``binarize="fraction"`` at thresholds 0.7, 0.8, 0.9
-        and ``"relative"`` at 0.3, 0.5, each with ``min_precision`` 0.8 or 0.9 and with or
-        without ``as_decision_list`` (20 settings); for MSX codes, ``min_precision`` and
-        ``as_decision_list`` (4); other rule learners compare the binarisations only.
+        for part scores with set cover, ``binarize="fraction"`` at thresholds 0.8, 0.7, 0.9
+        and ``"relative"`` at 0.5, 0.3, each with ``min_precision`` 0.9 or 0.8 and without or
+        with ``as_decision_list`` (20 settings, the first being the plain explainer's
+        defaults); for MSX codes, ``min_precision`` and ``as_decision_list`` (4); other rule
+        learners compare the binarisations only (:func:`skpartx.rules.default_grid`).
     max_rules : int, default=5
         Most rules per class (set cover), in every setting.
     max_rule_length : int, default=3
@@ -96,8 +97,11 @@ class GlobalRuleExplainerCV(ClassifierMixin, BaseEstimator):
     best_score_ : float
         Its mean cross-validated fidelity.
     cv_results_ : dict of ndarray
-        Per setting (``params``, ``param_*``) its fidelity on each fold, their mean, spread and rank (GridSearchCV's form), plus
-        ``mean_n_rules`` and ``mean_total_length`` (size of the rules over the folds).
+        Per setting (``params``, ``param_*``) its fidelity on each fold, their mean, spread
+        and rank (``GridSearchCV``'s form), plus ``mean_n_rules`` and ``mean_total_length``
+        (the size of the rules, averaged over the folds).
+    best_index_ : int
+        The chosen setting's row of ``cv_results_``.
     rules_, classes_, class_names_, decision_, default_class_ : see :class:`GlobalRuleExplainer`
         Those of ``best_estimator_``.
     n_features_in_ : int
@@ -162,7 +166,7 @@ class GlobalRuleExplainerCV(ClassifierMixin, BaseEstimator):
                              "model's decisions (skpartx.predict_classes).")
         names, encoding = table_info(F)
         checked, y = validate_data(self, F, y, dtype=np.float64)
-        if names is None:  # a table without names: the checked array, which every fold can index
+        if names is None and encoding is None:  # says nothing of itself: the checked array, which folds can index
             F = checked
         grid = default_grid(encoding, self.rule_model) if self.param_grid is None else self.param_grid
         settings = list(ParameterGrid(grid))
