@@ -78,7 +78,9 @@ def cached(path, compute):
         return joblib.load(path)
     result = compute()
     path.parent.mkdir(parents=True, exist_ok=True)
-    joblib.dump(result, path)
+    partial = path.with_suffix(".partial")
+    joblib.dump(result, partial)
+    partial.replace(path)  # whole or not at all: a run stopped while writing leaves no broken entry
     return result
 
 
@@ -122,7 +124,8 @@ class World:
             model = train_classifier(train.images, train.target, epochs=EPOCHS, device=self.device, random_state=0)
             self.timings["train"] = time.perf_counter() - start
             path.parent.mkdir(parents=True, exist_ok=True)
-            torch.save(model.cpu().state_dict(), path)
+            torch.save(model.cpu().state_dict(), path.with_suffix(".partial"))
+            path.with_suffix(".partial").replace(path)
         model = SmallCNN(self.n_classes)
         model.load_state_dict(torch.load(path, weights_only=True))
         return model.eval()
