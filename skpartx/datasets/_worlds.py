@@ -457,7 +457,7 @@ def sample_world(seed, image_size=64, *, shortcut=None):
       in two muted colours per image.
     - **Shortcut** (optional): ``shortcut=(class, rate, contrast)`` gives that class's images a
       background of one hue at ``rate``; every other background keeps its hues at least
-      ``contrast`` away from it.
+      ``contrast`` away from it. The world is otherwise the one the seed draws without it.
 
     Parameters
     ----------
@@ -525,7 +525,7 @@ def make_part_world(n_samples=1000, *, world=0, image_size=64, shortcut=None, in
         what remains completes no class's conjunction. They teach a model that a class needs
         its whole conjunction (see :func:`~skpartx.models.train_classifier`). Their scenes
         keep the class the object was drawn as (``data.scenes.target``), which chose its
-        background. Zero leaves the images of every other setting as they are.
+        background. The complete images are the same as with ``incomplete=0``.
     random_state : int, RandomState or None
         The images drawn from the world.
 
