@@ -148,6 +148,14 @@ def check_removing_parts(printed):
     assert share["inpaint"] > share["mean"] + 0.04
 
 
+def check_worlds(printed):
+    assert len(re.findall(r"^world \d+: \d+ classes, \d+ part kinds", printed, flags=re.M)) == 3
+    assert number(printed, "parts removed one at a time:") >= 3
+    assert number(printed, "pixel values changed outside the removed part:") == 0
+    assert 0.2 <= number(printed, "images of no class:") <= 0.25
+    assert number(printed, "incomplete objects that satisfy a class's rule:") == 0
+
+
 CHECKS = {
     "plot_quick_start.py": check_quick_start,
     "plot_grid_search.py": check_grid_search,
@@ -156,6 +164,7 @@ CHECKS = {
     "plot_own_backbone_and_annotations.py": check_own_backbone_and_annotations,
     "plot_compare_shortcut.py": check_compare_shortcut,
     "plot_removing_parts.py": check_removing_parts,
+    "plot_worlds.py": check_worlds,
 }
 
 
