@@ -64,6 +64,8 @@ def test_the_choice_is_the_brute_force_cross_validation_choice(table):
     means, sizes = brute_force_choice(F, y, settings, max_rules=3)
     np.testing.assert_allclose(cv_rules.cv_results_["mean_test_fidelity"], means, atol=1e-12)
     best = int(np.argmax(means))  # the first best: ties go to the setting listed first
+    expected_rank = 1 + np.array([(means > m + 1e-12).sum() for m in means])
+    np.testing.assert_array_equal(cv_rules.cv_results_["rank_test_fidelity"], expected_rank)
     assert cv_rules.best_params_ == settings[best]
     assert cv_rules.best_score_ == pytest.approx(means[best])
     # refitted on every image with the chosen setting
@@ -190,4 +192,8 @@ def test_the_figure_shows_every_setting_and_the_choice(table):
 
 @parametrize_with_checks([GlobalRuleExplainerCV(cv=2)])
 def test_sklearn_compatible(estimator, check):
+    # Each sklearn check asserts internally and raises on a violation; fitting inside a
+    # check must leave the constructor parameters as they were.
+    params = repr(estimator.get_params())
     check(estimator)
+    assert repr(estimator.get_params()) == params

@@ -9,9 +9,10 @@ user states (most rules per class, most conditions per rule).
 from numbers import Integral
 
 import numpy as np
-from numpy.typing import ArrayLike
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
 from joblib import Parallel, delayed
+from numpy.typing import ArrayLike
+from scipy.stats import rankdata
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
 from sklearn.model_selection import ParameterGrid, check_cv
 from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import Interval
@@ -320,9 +321,7 @@ def _results_table(settings, results):
             dtype=object)
     for k in range(fidelity.shape[1]):
         table[f"split{k}_test_fidelity"] = fidelity[:, k]
-    order = np.argsort(-mean, kind="stable")
-    rank = np.empty(len(mean), dtype=np.int32)
-    rank[order] = np.arange(1, len(mean) + 1)
+    rank = rankdata(-mean, method="min").astype(np.int32)  # as GridSearchCV ranks: equal means share a rank
     table.update(mean_test_fidelity=mean, std_test_fidelity=fidelity.std(axis=1), rank_test_fidelity=rank,
                  mean_n_rules=results[:, :, 1].mean(axis=1), mean_total_length=results[:, :, 2].mean(axis=1))
     return table
