@@ -31,6 +31,7 @@ Trained models, transfers, attributions and truth agreements are cached under ``
     python benchmarks/worlds.py --split dev --rules binarize=relative min_precision=0.8
     python benchmarks/worlds.py --split dev --attributor baseline=mean --no-truth
     python benchmarks/worlds.py --split dev --rules-cv --no-truth
+    python benchmarks/worlds.py --split dev --transfer method=knn --transfer-only
 """
 
 import argparse
@@ -65,6 +66,16 @@ USER_PER_CLASS, LABELLED_PER_CLASS, HELD_OUT_PER_CLASS = 40, 10, 30
 TRUTH_IMAGES, TRUTH_MAX_PARTS, N_EMPTY_REFERENCES = 24, 10, 8
 BASELINES = ("zero", "mean", "blur", "inpaint", "reference", "empty references", "background colour")
 CACHE_VERSION = 1  # bump when what a cached file holds changes
+
+# The rule settings --rule-grid compares (each beside the defaults), per attribution method.
+RULE_GRID = {
+    "shapley": [dict(binarize=b, threshold=t, min_precision=p, as_decision_list=d, closure=c)
+                for b, t in (("fraction", 0.8), ("fraction", 0.9), ("fraction", 0.95), ("relative", 0.5),
+                             ("relative", 0.3), ("relative", 0.1), ("positive", None))
+                for p in (0.9, 0.8) for d in (False, True) for c in (0.05, 0.2)],
+    "msx": [dict(min_precision=p, as_decision_list=d, max_rule_length=length)
+            for p in (0.9, 0.8, 0.7) for d in (False, True) for length in (3, 4)],
+}
 
 
 def settings_key(**settings):
@@ -177,6 +188,18 @@ class World:
                 "coverage": explainer.coverage(scores["held"], self.y_held),
                 "rules": len(explainer.rules_)}
 
+    def rule_grid(self, transfer_params, attributor_params, settings):
+        """Held-out fidelity of rules learned with each of ``settings`` (None: by
+        ``GlobalRuleExplainerCV`` with its default grid), on the cached scores."""
+        scores = self.scores(transfer_params, attributor_params)
+        fidelity = []
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "GlobalRuleExplainer's defaults", FutureWarning)
+            for setting in settings:
+                explainer = GlobalRuleExplainerCV() if setting is None else GlobalRuleExplainer(**setting)
+                fidelity.append(explainer.fit(scores["user"], self.y_user).score(scores["held"], self.y_held))
+        return fidelity
+
     def baseline(self, name):
         """The attributor baseline ``name`` names, for this world's user data."""
         if name == "empty references":
@@ -231,6 +254,25 @@ def summary(values, worse="low"):
     return f"{np.median(values):.3f} ({tail:.3f})"
 
 
+def print_rule_grid(grid, rule_params, args):
+    """Per method, every setting's held-out fidelity over worlds, the most robust first
+    (10th percentile over worlds and variants, then the median)."""
+    for method, settings in RULE_GRID.items():
+        names = [f"given: {rule_params or 'defaults'}", *(
+            " ".join(f"{k}={v}" for k, v in setting.items()) for setting in settings), "GlobalRuleExplainerCV()"]
+        part = grid[grid.method == method]
+        lines = []
+        for k, name in enumerate(names):
+            fidelity = part[part.setting == k]
+            line = [name, summary(fidelity.fidelity)]
+            line += [summary(fidelity.loc[fidelity.variant == v, "fidelity"]) for v in args.variants]
+            tail, middle = np.percentile(fidelity.fidelity, 10), np.median(fidelity.fidelity)
+            lines.append(((-tail, -middle, k), line))
+        print(f"\n## {method} rules: every setting of RULE_GRID, over the {args.split} worlds and variants: "
+              "median (10th percentile), the most robust first\n")
+        print("\n".join(markdown_table(["setting", "all", *args.variants], [line for _, line in sorted(lines)])))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--split", choices=("dev", "test"), default="test",
@@ -244,6 +286,11 @@ def main():
     parser.add_argument("--rules-cv", action="store_true",
                         help="rules by GlobalRuleExplainerCV (--rules: its parameters) instead")
     parser.add_argument("--no-truth", action="store_true", help="skip the baselines against interventional truth")
+    parser.add_argument("--rule-grid", action="store_true",
+                        help="held-out fidelity of every rule setting of RULE_GRID (and of the defaults and the "
+                             "cross-validated explainer) on the attributions, median and 10th percentile over worlds")
+    parser.add_argument("--transfer-only", action="store_true",
+                        help="only the transfer's mIoU (a sweep over transfer settings without attributing)")
     parser.add_argument("--cache", default=str(Path(__file__).parent / ".cache" / "worlds"))
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
@@ -254,7 +301,7 @@ def main():
           f"{torch.get_num_threads()} threads; transfer {transfer_params or 'defaults'}, attributor "
           f"{attributor_params or 'defaults'}, rules{' (cross-validated)' if args.rules_cv else ''} "
           f"{rule_params or 'defaults'}", flush=True)
-    rows, truth_rows, costs = [], [], []
+    rows, truth_rows, grid_rows, costs = [], [], [], []
     start = time.perf_counter()
     for seed in seeds:
         for variant in args.variants:
@@ -262,11 +309,17 @@ def main():
             row = {"world": seed, "variant": variant, "classes": w.n_classes,
                    "parts": len(w.world.part_names) - 1, "accuracy": w.accuracy(),
                    "mIoU": w.transfer(transfer_params)["miou"]}
-            for method in ("shapley", "msx"):
+            for method in () if args.transfer_only else ("shapley", "msx"):
                 figures = w.rules(transfer_params, {**attributor_params, "method": method}, rule_params, args.rules_cv)
                 row.update({f"{method} {k}": v for k, v in figures.items()})
             rows.append(row)
-            if not args.no_truth:
+            if args.rule_grid:
+                for method, grid in RULE_GRID.items():
+                    settings = [rule_params, *grid, None]
+                    fidelity = w.rule_grid(transfer_params, {**attributor_params, "method": method}, settings)
+                    grid_rows += [{"variant": variant, "method": method, "setting": k, "fidelity": f}
+                                  for k, f in enumerate(fidelity)]
+            if not (args.no_truth or args.transfer_only):
                 for name in BASELINES:
                     agreement = w.truth_agreement(name)
                     truth_rows.append({"world": seed, "variant": variant, "baseline": name,
@@ -278,13 +331,16 @@ def main():
                 f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items() if k not in ("world", "variant"))
                 + f"  [{', '.join(f'{k} {v:.0f} s' for k, v in w.timings.items())}]", flush=True)
     frame = pd.DataFrame(rows)
-    metrics = ["accuracy", "mIoU", "shapley fidelity", "shapley coverage", "msx fidelity", "msx coverage"]
+    metrics = ["accuracy", "mIoU"] + ([] if args.transfer_only else [
+        "shapley fidelity", "shapley coverage", "msx fidelity", "msx coverage"])
     print("\n## Pipeline on each world (held-out images)\n")
     print("\n".join(markdown_table(list(frame.columns), [
         [f"{v:.3f}" if isinstance(v, float) else str(v) for v in r] for r in frame.itertuples(index=False)])))
     print(f"\n## Over the {args.split} worlds: median (10th percentile)\n")
     print("\n".join(markdown_table(["variant", *metrics], [
         [variant, *(summary(frame.loc[frame.variant == variant, m]) for m in metrics)] for variant in args.variants])))
+    if grid_rows:
+        print_rule_grid(pd.DataFrame(grid_rows), rule_params, args)
     if truth_rows:
         truth = pd.DataFrame(truth_rows)
         print(f"\n## Baselines against interventional truth, over the {args.split} worlds: median (bad tail)\n")

@@ -251,13 +251,13 @@ def test_unlabelled_images_are_refused_at_transform(model, few):
 
 
 def test_default_baseline_is_black_with_a_notice_of_the_change(model, few):
-    with pytest.warns(FutureWarning, match=r"becomes 'mean' .* in 0\.3"):
+    with pytest.warns(FutureWarning, match=r"becomes 'blur' .* in 0\.3"):
         default = PartAttributor(model, method="occlusion").fit(few)
     assert default.get_params()["baseline"] == "warn"
     black = PartAttributor(model, method="occlusion", baseline="zero").fit(few)
     np.testing.assert_array_equal(np.asarray(default.transform(few)), np.asarray(black.transform(few)))
-    mean = PartAttributor(model, method="occlusion", baseline="mean").fit(few)
-    assert not np.allclose(np.asarray(mean.transform(few)), np.asarray(black.transform(few)))
+    announced = PartAttributor(model, method="occlusion", baseline="blur").fit(few)
+    assert not np.allclose(np.asarray(announced.transform(few)), np.asarray(black.transform(few)))
     # An explicit choice is silent.
     with warnings.catch_warnings():
         warnings.simplefilter("error", FutureWarning)
