@@ -257,7 +257,8 @@ def summary(values, worse="low"):
 def print_rule_grid(grid, rule_params, args):
     """Per method, every setting's held-out fidelity over worlds, the most robust first
     (10th percentile over worlds and variants, then the median)."""
-    for method, settings in RULE_GRID.items():
+    for method in args.methods:
+        settings = RULE_GRID[method]
         names = [f"given: {rule_params or 'defaults'}", *(
             " ".join(f"{k}={v}" for k, v in setting.items()) for setting in settings), "GlobalRuleExplainerCV()"]
         part = grid[grid.method == method]
@@ -279,6 +280,8 @@ def main():
                         help="dev: worlds to choose settings on; test: worlds to report on")
     parser.add_argument("--worlds", type=int, help="only the first N worlds of the split (a quick look)")
     parser.add_argument("--variants", nargs="+", choices=tuple(VARIANTS), default=list(VARIANTS))
+    parser.add_argument("--methods", nargs="+", choices=tuple(RULE_GRID), default=list(RULE_GRID),
+                        help="the attribution methods whose rules are learned (e.g. only msx, to sweep tau)")
     parser.add_argument("--transfer", nargs="*", metavar="KEY=VALUE", help="PartLabelTransfer parameters")
     parser.add_argument("--attributor", nargs="*", metavar="KEY=VALUE",
                         help="PartAttributor parameters of the Shapley and MSX pipelines")
@@ -309,12 +312,13 @@ def main():
             row = {"world": seed, "variant": variant, "classes": w.n_classes,
                    "parts": len(w.world.part_names) - 1, "accuracy": w.accuracy(),
                    "mIoU": w.transfer(transfer_params)["miou"]}
-            for method in () if args.transfer_only else ("shapley", "msx"):
+            for method in () if args.transfer_only else args.methods:
                 figures = w.rules(transfer_params, {**attributor_params, "method": method}, rule_params, args.rules_cv)
                 row.update({f"{method} {k}": v for k, v in figures.items()})
             rows.append(row)
             if args.rule_grid:
-                for method, grid in RULE_GRID.items():
+                for method in args.methods:
+                    grid = RULE_GRID[method]
                     settings = [rule_params, *grid, None]
                     fidelity = w.rule_grid(transfer_params, {**attributor_params, "method": method}, settings)
                     grid_rows += [{"variant": variant, "method": method, "setting": k, "fidelity": f}
@@ -332,7 +336,7 @@ def main():
                 + f"  [{', '.join(f'{k} {v:.0f} s' for k, v in w.timings.items())}]", flush=True)
     frame = pd.DataFrame(rows)
     metrics = ["accuracy", "mIoU"] + ([] if args.transfer_only else [
-        "shapley fidelity", "shapley coverage", "msx fidelity", "msx coverage"])
+        f"{method} {figure}" for method in args.methods for figure in ("fidelity", "coverage")])
     print("\n## Pipeline on each world (held-out images)\n")
     print("\n".join(markdown_table(list(frame.columns), [
         [f"{v:.3f}" if isinstance(v, float) else str(v) for v in r] for r in frame.itertuples(index=False)])))
