@@ -83,16 +83,36 @@ def settings_key(**settings):
     return joblib.hash((CACHE_VERSION, skpartx.__version__, settings))[:12]
 
 
+def write_whole(path, write):
+    """``write(partial_path)``, then the file moved to ``path``: whole or not at all, so a run
+    stopped while writing leaves no broken cache entry."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    write(partial)
+    partial.replace(path)
+
+
 def cached(path, compute):
     """``compute()``, stored in ``path`` (joblib) and read back on later runs."""
     if path.exists():
         return joblib.load(path)
     result = compute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    joblib.dump(result, partial)
-    partial.replace(path)  # whole or not at all: a run stopped while writing leaves no broken entry
+    write_whole(path, lambda partial: joblib.dump(result, partial))
     return result
+
+
+def trained_model(path, n_classes, training_data, device):
+    """A ``SmallCNN`` trained by the protocol's recipe on ``training_data()`` (images, target),
+    stored in ``path`` and read back on later runs; the seconds spent training (0 when read)."""
+    start = time.perf_counter()
+    if not path.exists():
+        images, target = training_data()
+        model = train_classifier(images, target, epochs=EPOCHS, device=device, random_state=0)
+        write_whole(path, lambda partial: torch.save(model.cpu().state_dict(), partial))
+    seconds = time.perf_counter() - start
+    model = SmallCNN(n_classes)
+    model.load_state_dict(torch.load(path, weights_only=True))
+    return model.eval(), seconds
 
 
 class World:
@@ -128,18 +148,16 @@ class World:
 
     def _model(self):
         key = settings_key(seed=self.seed, n=N_TRAIN, epochs=EPOCHS, incomplete=VARIANTS[self.variant])
-        path = self.folder / f"model-{self.variant}-{key}.pt"
-        if not path.exists():
-            start = time.perf_counter()
+
+        def training_data():
             train = make_part_world(N_TRAIN, world=self.world, incomplete=VARIANTS[self.variant], random_state=1)
-            model = train_classifier(train.images, train.target, epochs=EPOCHS, device=self.device, random_state=0)
-            self.timings["train"] = time.perf_counter() - start
-            path.parent.mkdir(parents=True, exist_ok=True)
-            torch.save(model.cpu().state_dict(), path.with_suffix(".partial"))
-            path.with_suffix(".partial").replace(path)
-        model = SmallCNN(self.n_classes)
-        model.load_state_dict(torch.load(path, weights_only=True))
-        return model.eval()
+            return train.images, train.target
+
+        model, seconds = trained_model(self.folder / f"model-{self.variant}-{key}.pt", self.n_classes, training_data,
+                                       self.device)
+        if seconds > 1:  # trained here, not read from the cache
+            self.timings["train"] = seconds
+        return model
 
     def accuracy(self):
         """The model's accuracy on the held-out images (all complete objects)."""
@@ -180,10 +198,7 @@ class World:
         """Held-out fidelity and coverage of rules learned on the user's images (by
         ``GlobalRuleExplainerCV`` with ``cv``)."""
         scores = self.scores(transfer_params, attributor_params)
-        with warnings.catch_warnings():  # the defaults' announcement, once per world otherwise
-            warnings.filterwarnings("ignore", "GlobalRuleExplainer's defaults", FutureWarning)
-            learner = GlobalRuleExplainerCV if cv else GlobalRuleExplainer
-            explainer = learner(**rule_params).fit(scores["user"], self.y_user)
+        explainer = self.fit_rules(scores, rule_params, cv)
         return {"fidelity": explainer.score(scores["held"], self.y_held),
                 "coverage": explainer.coverage(scores["held"], self.y_held),
                 "rules": len(explainer.rules_)}
@@ -192,13 +207,15 @@ class World:
         """Held-out fidelity of rules learned with each of ``settings`` (None: by
         ``GlobalRuleExplainerCV`` with its default grid), on the cached scores."""
         scores = self.scores(transfer_params, attributor_params)
-        fidelity = []
-        with warnings.catch_warnings():
+        return [self.fit_rules(scores, setting or {}, cv=setting is None).score(scores["held"], self.y_held)
+                for setting in settings]
+
+    def fit_rules(self, scores, rule_params, cv=False):
+        """Rules learned on the user's images' ``scores`` (``GlobalRuleExplainerCV`` with ``cv``)."""
+        with warnings.catch_warnings():  # the defaults' announcement, once per world otherwise
             warnings.filterwarnings("ignore", "GlobalRuleExplainer's defaults", FutureWarning)
-            for setting in settings:
-                explainer = GlobalRuleExplainerCV() if setting is None else GlobalRuleExplainer(**setting)
-                fidelity.append(explainer.fit(scores["user"], self.y_user).score(scores["held"], self.y_held))
-        return fidelity
+            learner = GlobalRuleExplainerCV if cv else GlobalRuleExplainer
+            return learner(**rule_params).fit(scores["user"], self.y_user)
 
     def baseline(self, name):
         """The attributor baseline ``name`` names, for this world's user data."""

@@ -37,10 +37,10 @@ from skpartx import PartAttributor, PartImages
 from skpartx.compare import DEFAULT_MARGIN, compare_models, compare_slices
 from skpartx.compare._stats import flag_shifts, shift_intervals
 from skpartx.datasets import make_part_world, sample_world
-from skpartx.models import SmallCNN, train_classifier
 
 from common import markdown_table
-from worlds import DEV_WORLDS, EPOCHS, HELD_OUT_PER_CLASS, N_TRAIN, TEST_WORLDS, World, cached, settings_key
+from worlds import (DEV_WORLDS, EPOCHS, HELD_OUT_PER_CLASS, N_TRAIN, TEST_WORLDS, World, cached, settings_key,
+                    trained_model)
 
 ALPHA, N_BOOTSTRAP = 0.05, 1000
 SHORTCUT_CLASS, CONTRAST = 0, 0.2
@@ -89,15 +89,13 @@ def shortcut_model(w, rate):
     """The shortcut world (class 0's background on one hue at ``rate``), and a model trained on it."""
     world = sample_world(w.seed, shortcut=(SHORTCUT_CLASS, rate, CONTRAST))
     key = settings_key(seed=w.seed, n=N_TRAIN, epochs=EPOCHS, shortcut=(SHORTCUT_CLASS, rate, CONTRAST))
-    path = w.folder / f"model-shortcut-{key}.pt"
-    if not path.exists():
+
+    def training_data():
         train = make_part_world(N_TRAIN, world=world, random_state=1)
-        model = train_classifier(train.images, train.target, epochs=EPOCHS, device=w.device, random_state=0)
-        torch.save(model.cpu().state_dict(), path.with_suffix(".partial"))
-        path.with_suffix(".partial").replace(path)
-    model = SmallCNN(w.n_classes)
-    model.load_state_dict(torch.load(path, weights_only=True))
-    return world, model.eval()
+        return train.images, train.target
+
+    model, _ = trained_model(w.folder / f"model-shortcut-{key}.pt", w.n_classes, training_data, w.device)
+    return world, model
 
 
 def power_case(w, baseline, form):
