@@ -235,7 +235,8 @@ def test_unfitted_and_bad_parameters():
         GlobalRuleExplainer(rule_model="forest").fit(np.eye(4), [0, 0, 1, 1])
 
 
-@parametrize_with_checks([GlobalRuleExplainer(), GlobalRuleExplainer(candidates="subsets", binarize="absolute")])
+@parametrize_with_checks([GlobalRuleExplainer(), GlobalRuleExplainer(candidates="subsets", binarize="absolute"),
+                          GlobalRuleExplainer("scorecard", random_state=0)])
 def test_sklearn_compatible(estimator, check):
     # Each sklearn check asserts internally and raises on a violation; fitting inside a
     # check must leave the constructor parameters as they were.

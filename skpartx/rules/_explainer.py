@@ -25,6 +25,7 @@ from ._plot import plot_rule_examples, plot_rules
 from ._profile import background_symbol, explanation_profile
 from ._report import RULES_JSON_VERSION
 from ._rule import Rule, RuleVerification
+from ._scorecard import fit_scorecard, is_scorecard
 from ._set_cover import set_cover, uncovered_majority
 from ._stats import held_out_shares, rule_statistics, verification_table
 from ._symbols import BINARIZE, SymbolSpace, column_names, fit_symbol_space, resolve_defaults
@@ -77,9 +78,13 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    rule_model : "set_cover", str or imodels estimator, default="set_cover"
+    rule_model : "set_cover", "scorecard", str or estimator, default="set_cover"
         ``"set_cover"``: GEPC's greedy set cover (decides ``"most_precise"``, or
-        ``"first_match"`` with ``as_decision_list``). ``"figs"``, ``"rulefit"``,
+        ``"first_match"`` with ``as_decision_list``). ``"scorecard"``: whole-number points
+        per symbol and class from an L1-penalised multinomial logistic regression on the
+        symbols (``C=1``; a scikit-learn ``LogisticRegression`` instance to set your own),
+        one rule per symbol with points, decided ``"weighted_sum"``; on MSXs it also weighs
+        each part alone (on when the part belongs to an MSX). ``"figs"``, ``"rulefit"``,
         ``"greedy_rule_list"``, ``"skope"``, ``"boosted"``, ``"oner"``, ``"c45"``, ``"hstree"``
         or an unfitted imodels estimator: written as rules that reproduce its predictions
         (``"first_match"``: trees, lists; ``"weighted_sum"``: votes); binary ones one-vs-rest.
@@ -233,14 +238,17 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
         self.class_names_ = unique_names([self.class_label(c) for c in self.classes_])
         columns = column_names(getattr(self, "feature_names_in_", carried_names), self.n_features_in_)
         # stacklevel 3: past fit and scikit-learn's wrapper of it, at the caller of fit
-        self.binarize_, self.candidates_ = resolve_defaults(self.binarize, self.candidates, encoding, stacklevel=3)
+        by_set_cover = isinstance(self.rule_model, str) and self.rule_model == "set_cover"
+        self.binarize_, self.candidates_ = resolve_defaults(self.binarize, self.candidates, encoding, stacklevel=3,
+                                                            uses_candidates=by_set_cover)
         self.symbol_space_ = fit_symbol_space(
             columns, F, y_index, weights, binarize=self.binarize_, threshold=self.threshold, top_k=self.top_k,
             max_length=self.max_rule_length, min_support=self.min_support, candidates=self.candidates_,
+            part_symbols=is_scorecard(self.rule_model),
         )
         self.part_names_ = list(self.symbol_space_.part_columns)
         symbols = self.symbol_space_.transform(F)
-        raw, default = self._fit_rules(symbols, y, y_index, weights, sample_weight)
+        raw, default = self._fit_rules(symbols, y, y_index, weights, sample_weight, by_set_cover)
         firing = self.symbol_space_.firing(symbols, [conditions for _, conditions, _ in raw])
         statistics = rule_statistics(firing, [k for k, _, _ in raw], y_index, weights, len(self.classes_))
         self.rules_ = [
@@ -255,10 +263,10 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
             self.symbol_space_, F, y_index, weights, self.classes_, background_symbol(columns, part_ids))
         return self
 
-    def _fit_rules(self, symbols, y, y_index, weights, sample_weight):
+    def _fit_rules(self, symbols, y, y_index, weights, sample_weight, by_set_cover):
         """Set ``decision_``, ``intercept_``, ``learner_``; the rules and default class index (None: later)."""
         self.learner_, self.intercept_ = None, None
-        if isinstance(self.rule_model, str) and self.rule_model == "set_cover":
+        if by_set_cover:
             self.decision_ = "first_match" if self.as_decision_list else "most_precise"
             picks = set_cover(
                 symbols, y_index, weights, n_classes=len(self.classes_), msx=self.binarize_ == "msx",
@@ -268,6 +276,12 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
             )
             names = self.symbol_space_.names
             return [(k, tuple((names[j], "==", 1) for j in conjunction), None) for k, conjunction in picks], None
+        if is_scorecard(self.rule_model):
+            self.decision_ = "weighted_sum"
+            raw, intercept, default = fit_scorecard(self.rule_model, symbols, y_index, weights, self.symbol_space_.names,
+                                                    self.class_names_, self.random_state)
+            self.intercept_ = intercept
+            return raw, default
         from ._imodels import fit_rule_model
 
         self.learner_, self.decision_, raw, self.intercept_, default = fit_rule_model(

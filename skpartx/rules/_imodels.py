@@ -766,7 +766,7 @@ def fit_rule_model(rule_model, symbols, y, symbol_names, classes, class_names, s
     """
     if isinstance(rule_model, str) and rule_model not in IMODELS_LEARNERS:
         raise ValueError(
-            f"rule_model={rule_model!r} is unknown; use 'set_cover', one of {list(IMODELS_LEARNERS)} "
+            f"rule_model={rule_model!r} is unknown; use 'set_cover', 'scorecard', one of {list(IMODELS_LEARNERS)} "
             "or an imodels estimator."
         )
     learner = ImodelsRules(rule_model, random_state=random_state)

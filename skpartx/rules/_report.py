@@ -23,6 +23,7 @@ MSX_LEGEND = (
     "to one of them (they suffice for the decision, and none is irrelevant); (baseline): the baseline alone keeps "
     "the model's confidence (the empty explanation)."
 )
+MSX_PART_LEGEND = "A part's name alone (scorecards): the part belongs to one of the image's MSXs."
 # The format of rules.json; files without a version are those of skpartx 0.1.
 RULES_JSON_VERSION = 2
 # A class whose images have an empty explanation at least this often is called out.
@@ -88,6 +89,12 @@ def warnings_of(explainer):
     return out
 
 
+def msx_legend(explainer):
+    """What the symbols of MSX rules mean, with the part symbols of scorecards where there are any."""
+    has_parts = any(s["kind"] == "msx_part" for s in explainer.symbol_space_.symbols)
+    return f"{MSX_LEGEND} {MSX_PART_LEGEND}" if has_parts else MSX_LEGEND
+
+
 def text_report(explainer, markdown=False, verification=None):
     """The rules per class (or as the ordered list), how they decide, and what the explanations say."""
     bullet = "- " if markdown else "  "
@@ -116,7 +123,7 @@ def text_report(explainer, markdown=False, verification=None):
         lines += ["", f"Held out ({verification.n_images:g} images): fidelity {verification.fidelity:.3f}, "
                       f"coverage {verification.coverage:.3f}."]
     if explainer.binarize_ == "msx":
-        lines += ["", ("Symbols: " if not markdown else "**Symbols**: ") + MSX_LEGEND]
+        lines += ["", ("Symbols: " if not markdown else "**Symbols**: ") + msx_legend(explainer)]
     lines += ["", "## Most common local explanations" if markdown else "Most common local explanations:"]
     for target, profile in explainer.explanation_profile_.items():
         shown = ", ".join(f"{' ∧ '.join(s) or '(none)'} ({share:.0%})" for s, share in profile)
@@ -225,6 +232,6 @@ def html_report(explainer, verification=None):
         parts.append(f"<p><b>Held out</b> ({verification.n_images:g} images): fidelity {verification.fidelity:.3f}, "
                      f"coverage {verification.coverage:.3f}.</p>")
     if explainer.binarize_ == "msx":
-        parts.append(f"<p><b>Symbols:</b> {html.escape(MSX_LEGEND)}</p>")
+        parts.append(f"<p><b>Symbols:</b> {html.escape(msx_legend(explainer))}</p>")
     parts += [f"<p><b>Warning:</b> {html.escape(w)}</p>" for w in warnings_of(explainer)]
     return "\n".join(parts)

@@ -12,7 +12,8 @@ Two encodings of local explanations (see ``skpartx._core.part_scores``):
   an image when **its parts contain one of the image's MSXs, and each of its parts belongs
   to one of them**: the named parts suffice for the model's decision and none of them is
   irrelevant to it. The empty MSX (the baseline alone keeps the model's confidence) turns
-  on only the symbol ``(baseline)``, never every rule.
+  on only the symbol ``(baseline)``, never every rule. Scorecards also weigh each part
+  alone: the symbol named by the part is on when the part belongs to one of the image's MSXs.
 """
 
 import warnings
@@ -26,7 +27,7 @@ from ._decision import rule_firing
 
 BINARIZE = ("relative", "fraction", "absolute", "top_k", "positive")
 DEFAULT_THRESHOLD = {"relative": 0.5, "fraction": 0.8, "absolute": 0.5}
-KINDS = ("part", "relation", "msx_set", "baseline")
+KINDS = ("part", "relation", "msx_set", "msx_part", "baseline")
 
 
 def binarize_scores(scores, method, threshold=None, top_k=2):
@@ -124,15 +125,16 @@ def column_names(names, n_columns):
 
 
 def fit_symbol_space(columns, F, y_index, weights, *, binarize, threshold, top_k, max_length, min_support,
-                     candidates):
+                     candidates, part_symbols=False):
     """The :class:`SymbolSpace` of a score table: :meth:`SymbolSpace.for_msx` when ``binarize``
-    is ``"msx"``, else :meth:`SymbolSpace.for_scores`."""
+    is ``"msx"`` (with ``part_symbols``), else :meth:`SymbolSpace.for_scores`."""
     if binarize == "msx":
-        return SymbolSpace.for_msx(columns, F, y_index, weights, max_length, min_support, candidates)
+        return SymbolSpace.for_msx(columns, F, y_index, weights, max_length, min_support, candidates,
+                                   part_symbols=part_symbols)
     return SymbolSpace.for_scores(columns, binarize, threshold, top_k)
 
 
-def resolve_defaults(binarize, candidates, encoding, stacklevel=2):
+def resolve_defaults(binarize, candidates, encoding, stacklevel=2, uses_candidates=True):
     """``binarize`` and ``candidates`` for a score table: ``"auto"`` reads them off its encoding.
 
     Minimal sufficient explanations are minimal by construction, so a proper part of one
@@ -149,6 +151,9 @@ def resolve_defaults(binarize, candidates, encoding, stacklevel=2):
     stacklevel : int, default=2
         Of the warning that the ``"auto"`` defaults for part scores changed in 0.2, counted
         from the caller as if it warned itself: 2 points at the caller's caller.
+    uses_candidates : bool, default=True
+        Whether the rule learner reads ``candidates`` (set cover does): if not, their change
+        is not announced.
 
     Returns
     -------
@@ -171,7 +176,7 @@ def resolve_defaults(binarize, candidates, encoding, stacklevel=2):
     chosen = "subsets" if candidates == "auto" else candidates
     changed = [f"{name}={new!r} (was {old!r})" for name, value, new, old in (
         ("binarize", binarize, resolved, "relative"), ("candidates", candidates, chosen, "observed"),
-    ) if value == "auto"]
+    ) if value == "auto" and (name != "candidates" or uses_candidates)]
     if changed:
         warnings.warn(
             f"GlobalRuleExplainer's defaults for part scores changed in skpartx 0.2: {' and '.join(changed)}, "
@@ -194,7 +199,8 @@ class SymbolSpace:
     symbols : list of dict
         One entry per symbol: ``name`` and ``kind`` (``"part"``: a binarised part column
         ``column``; ``"relation"``: relation column ``column`` between ``parts``;
-        ``"msx_set"``: the conjunction of ``parts``; ``"baseline"``: the empty MSX).
+        ``"msx_set"``: the conjunction of ``parts``; ``"msx_part"``: the one part of ``parts``
+        belongs to an MSX; ``"baseline"``: the empty MSX).
     binarize, threshold, top_k : binarisation of part scores (``"scores"`` only).
     """
 
@@ -230,13 +236,15 @@ class SymbolSpace:
         return cls(columns, "scores", [kinds[name] for name in columns], binarize, threshold, top_k)
 
     @classmethod
-    def for_msx(cls, columns, F, y_index, weights, max_length, min_support, candidates):
+    def for_msx(cls, columns, F, y_index, weights, max_length, min_support, candidates, part_symbols=False):
         """Conjunction symbols for the MSXs in ``F``, each frequent enough in some class.
 
         ``candidates="observed"``: the MSXs themselves (GEPC: each local explanation is a
         candidate rule); ``"subsets"``: every conjunction of up to ``max_length`` parts
         that fires for ``min_support`` (weighted) images of one class. ``(baseline)`` is
-        added when that many images of one class have the empty MSX.
+        added when that many images of one class have the empty MSX. ``part_symbols``: also
+        one symbol per part in as many MSXs, named by the part (for scorecards, which weigh
+        parts one by one; set cover keeps GEPC's candidates).
         """
         _, relations = split_relations(list(columns))
         if relations:
@@ -271,6 +279,11 @@ class SymbolSpace:
             {"name": msx_set_name([columns[j] for j in s]), "kind": "msx_set", "parts": [columns[j] for j in s]}
             for s in sorted(chosen, key=lambda s: (len(s), s))
         ]
+        if part_symbols:
+            in_msx = codes != 0
+            symbols += [{"name": columns[j], "kind": "msx_part", "parts": [columns[j]]}
+                        for j in range(len(columns)) if frequent(np.array(
+                            [weights[in_msx[:, j] & (y_index == k)].sum() for k in range(n_classes)]))]
         empty = np.array([image_sets == [frozenset()] for image_sets in sets])
         if frequent(np.bincount(y_index[empty], weights[empty], minlength=n_classes)):
             symbols.append({"name": BASELINE_SYMBOL, "kind": "baseline"})
@@ -291,6 +304,8 @@ class SymbolSpace:
             for k, s in enumerate(self.symbols):
                 if s["kind"] == "baseline":
                     out[:, k] = ~(codes != 0).any(axis=1)
+                elif s["kind"] == "msx_part":
+                    out[:, k] = codes[:, column[s["parts"][0]]] != 0
                 else:
                     out[:, k] = _msx_set_fires(codes, [column[p] for p in s["parts"]])
             return out
