@@ -72,9 +72,12 @@ RULE_GRID = {
     "shapley": [dict(binarize=b, threshold=t, min_precision=p, as_decision_list=d, closure=c)
                 for b, t in (("fraction", 0.8), ("fraction", 0.9), ("fraction", 0.95), ("relative", 0.5),
                              ("relative", 0.3), ("relative", 0.1), ("positive", None))
-                for p in (0.9, 0.8) for d in (False, True) for c in (0.05, 0.2)],
+                for p in (0.9, 0.8) for d in (False, True) for c in (0.05, 0.2)]
+    + [dict(rule_model="scorecard", binarize=b, threshold=t, random_state=0)
+       for b, t in (("fraction", 0.8), ("fraction", 0.95), ("relative", 0.5), ("relative", 0.1), ("positive", None))],
     "msx": [dict(min_precision=p, as_decision_list=d, max_rule_length=length)
-            for p in (0.9, 0.8, 0.7) for d in (False, True) for length in (3, 4)],
+            for p in (0.9, 0.8, 0.7) for d in (False, True) for length in (3, 4)]
+    + [dict(rule_model="scorecard", random_state=0)],
 }
 
 

@@ -171,7 +171,8 @@ for name in methods:
     else:
         table = pd.DataFrame(scores[name], columns=list(data.part_names))
         binarize, candidates = "fraction", "subsets"
-    rules[name] = GlobalRuleExplainer(target_names=data.target_names, binarize=binarize, candidates=candidates)
+    rules[name] = GlobalRuleExplainer("set_cover", target_names=data.target_names, binarize=binarize,
+                                      candidates=candidates)
     rules[name].fit(table.iloc[first], decided[first])
     fidelity[name] = rules[name].score(table.iloc[second], decided[second])
     print(f"rule fidelity ({name}): {fidelity[name]:.3f}")

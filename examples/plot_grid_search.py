@@ -69,7 +69,7 @@ cache = tempfile.mkdtemp(prefix="skpartx-grid-")
 pipe = make_pipeline(
     PartLabelTransfer(backbone=model, random_state=0, memory=cache),
     PartAttributor(model=model, method="occlusion", baseline="mean", memory=cache),
-    GlobalRuleExplainer(target_names=data.target_names, binarize="fraction", candidates="subsets"),
+    GlobalRuleExplainer("set_cover", target_names=data.target_names, binarize="fraction", candidates="subsets"),
 ).set_output(transform="pandas")
 
 # %%

@@ -182,7 +182,7 @@ held_out = np.setdiff1d(np.arange(len(X)), explained)
 pipe = make_pipeline(
     PartLabelTransfer(backbone=backbone, layers=["block1", "block2", "block3"], random_state=0),
     PartAttributor(model=model, baseline="mean"),
-    GlobalRuleExplainer(target_names=data.target_names, binarize="fraction", candidates="subsets"),
+    GlobalRuleExplainer("set_cover", target_names=data.target_names, binarize="fraction", candidates="subsets"),
 ).set_output(transform="pandas")
 pipe.fit(X[explained], predict_classes(model, X[explained]))
 print(pipe[-1].report())

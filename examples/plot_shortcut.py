@@ -63,7 +63,7 @@ def explain(data, model):
     pipe = make_pipeline(
         PartLabelTransfer(backbone=model, random_state=0),
         PartAttributor(model=model, baseline="mean"),
-        GlobalRuleExplainer(target_names=data.target_names, binarize="fraction", candidates="subsets"),
+        GlobalRuleExplainer("set_cover", target_names=data.target_names, binarize="fraction", candidates="subsets"),
     ).set_output(transform="pandas")
     scores = pipe[:-1].fit_transform(X[explained])
     pipe[-1].fit(scores, decisions)

@@ -9,7 +9,7 @@ from .attribution import plot_local_explanation, plot_part_importance, plot_remo
 from .compare import plot_part_shifts
 from .counterfactual import plot_counterfactual
 from .interactions import plot_interactions
-from .rules import plot_rule_examples, plot_rules, plot_setting_scores
+from .rules import plot_rule_examples, plot_rules, plot_setting_scores, plot_weights
 from .transfer import plot_miou_curve
 
 __all__ = [
@@ -27,4 +27,5 @@ __all__ = [
     "plot_rule_examples",
     "plot_rules",
     "plot_setting_scores",
+    "plot_weights",
 ]

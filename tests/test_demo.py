@@ -40,11 +40,14 @@ def test_demo_prints_rules_and_quality(demo_run):
     assert result["model_accuracy"] > 0.5
     assert result["transfer_miou"] > 0.4
     # Every fitted rule is printed, with its training and held-out figures; so is the baseline check.
+    # The demo's rules are a scorecard (the 0.3 default): each rule with its points, and the card as a table.
     for rule in result["rules"].rules_:
-        assert f"{rule.label} ← {' ∧ '.join(rule.condition_strings())} (precision {rule.precision:.2f} [" in printed
+        assert (f"{rule.label} ← {' ∧ '.join(rule.condition_strings())} ({rule.weight_string()}; "
+                f"precision {rule.precision:.2f} [") in printed
     assert printed.count("; held out: precision") == len(result["rules"].rules_)
     assert "Baseline (held-out images):" in printed and "the baseline alone keeps the model's confidence for" in printed
-    assert "Decision: rule set: the most precise firing rule decides" in printed
+    assert "Decision: additive: each class sums its intercept" in printed
+    assert "Weights (each firing rule adds its row" in printed
 
 
 @pytest.mark.trains_in_run

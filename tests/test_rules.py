@@ -1,5 +1,6 @@
 """Global rules: planted rules recovered from ideal explanations, exact rule statistics, sklearn checks."""
 
+import json
 import warnings
 
 import numpy as np
@@ -7,7 +8,7 @@ import pandas as pd
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skpartx import GlobalRuleExplainer, Rule
+from skpartx import GlobalRuleExplainer, GlobalRuleExplainerCV, Rule
 from skpartx.datasets import make_part_shapes
 
 
@@ -405,22 +406,48 @@ def test_default_binarisation_reads_the_encoding_and_announces_the_change():
 
     F = np.array([[0.7, 0.2, 0.1, 0.0], [0.0, 0.1, 0.6, 0.3]])
     with pytest.warns(FutureWarning, match=r"binarize='fraction' \(was 'relative'\) and candidates='subsets'"):
-        explainer = GlobalRuleExplainer().fit(F, [0, 1])
+        explainer = GlobalRuleExplainer("set_cover").fit(F, [0, 1])
     assert (explainer.binarize_, explainer.candidates_) == ("fraction", "subsets")
     with pytest.warns(FutureWarning, match=r"changed in skpartx 0.2: candidates='subsets' \(was 'observed'\),"):
-        GlobalRuleExplainer(binarize="relative").fit(F, [0, 1])  # the former binarisation, the new candidates
+        GlobalRuleExplainer("set_cover", binarize="relative").fit(F, [0, 1])  # the former binarisation, the new candidates
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        GlobalRuleExplainer(binarize="relative", candidates="observed").fit(F, [0, 1])
+        GlobalRuleExplainer("set_cover", binarize="relative", candidates="observed").fit(F, [0, 1])
     np.testing.assert_array_equal(explainer.symbols(F).to_numpy(), [[1, 1, 0, 0], [0, 0, 1, 1]])
     codes = PartScoreArray([[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 2.0]], ["a", "b", "c", "d"], "msx")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        explainer = GlobalRuleExplainer(min_support=1).fit(codes, [0, 1])
+        explainer = GlobalRuleExplainer("set_cover", min_support=1).fit(codes, [0, 1])
     assert (explainer.binarize_, explainer.candidates_) == ("msx", "observed")
     assert list(explainer.get_feature_names_out()) == ["{c}", "{d}", "{a, b}"]
     with pytest.raises(ValueError, match="cannot read as part scores"):
         GlobalRuleExplainer(binarize="relative", candidates="observed").fit(codes, [0, 1])
+
+
+def test_default_rule_model_is_set_cover_and_announces_scorecards():
+    F = pd.DataFrame([[0.7, 0.2, 0.1, 0.0], [0.0, 0.1, 0.6, 0.3]] * 3, columns=["a", "b", "c", "d"])
+    y = [0, 1] * 3
+    settings = dict(binarize="fraction", candidates="subsets")
+    with pytest.warns(FutureWarning, match=r"default rule_model is 'set_cover' in skpartx 0.2 and becomes "
+                                           r"'scorecard' in 0.3") as caught:
+        default = GlobalRuleExplainer(**settings).fit(F, y)
+    assert len(caught) == 1 and caught[0].filename == __file__  # at the caller of fit
+    assert default.get_params()["rule_model"] == "warn" and default.rule_model_ == "set_cover"
+    assert json.loads(default.report("json"))["rule_model"] == "set_cover"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        explicit = GlobalRuleExplainer("set_cover", **settings).fit(F, y)
+        GlobalRuleExplainer("scorecard", **settings).fit(F, y)
+    assert default.report() == explicit.report()
+    with pytest.warns(FutureWarning, match="becomes 'scorecard'") as caught:
+        GlobalRuleExplainerCV(cv=2, param_grid={"binarize": ["fraction"]}).fit(F, y)
+    assert len([w for w in caught if "rule_model" in str(w.message)]) == 1  # once, not per fold
+    # an explainer pickled before rule_model_ existed reads as fitted with the learner it was given
+    state = explicit.__getstate__()
+    del state["rule_model_"]
+    old = GlobalRuleExplainer.__new__(GlobalRuleExplainer)
+    old.__setstate__(state)
+    assert old.rule_model_ == "set_cover" and old.report() == explicit.report()
 
 
 def test_the_background_is_found_by_its_part_id_not_its_name():

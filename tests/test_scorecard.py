@@ -4,7 +4,6 @@ scores and on MSXs."""
 
 import json
 import pickle
-import re
 
 import numpy as np
 import pandas as pd
@@ -88,12 +87,18 @@ def test_scorecard_decides_exactly_as_its_whole_points_say(planted):
     assert np.array_equal(explainer.intercept_, np.rint(explainer.intercept_))
     totals = explainer.intercept_ + explainer.symbols(F_held).to_numpy(dtype=float) @ points
     assert np.array_equal(explainer.predict(F_held), explainer.classes_[np.argmax(totals, axis=1)])
-    # the report prints each point as the whole number it is
+    # the report's weights table is the card, every point the whole number it is
     report = explainer.report()
-    for rule in explainer.rules_:
-        for name, weight in rule.weight.items():
-            assert f"{name} {weight:+.0f}" in report
-    assert re.search(r"Intercepts: bird [+-]\d+, car [+-]\d+, goat [+-]\d+", report)
+    table = report[report.index("Weights"):].splitlines()[1:]
+    header = table[0].split()
+    assert header == ["when", *explainer.class_names_]
+    start = table[1].split()
+    assert start[0] == "(start)" and [float(v) for v in start[1:]] == explainer.intercept_.tolist()
+    symbols = list(explainer.get_feature_names_out())
+    for line in table[2:2 + len(explainer.rules_)]:
+        cells = line.split()
+        row = points[symbols.index(cells[0])]
+        assert sorted(float(v) for v in cells[1:]) == sorted(v for v in row if v != 0)
 
 
 def test_scorecard_rules_json_decides_the_same(planted, tmp_path):
@@ -180,3 +185,25 @@ def test_scorecard_clones_with_its_learner():
     learner = LogisticRegression(C=0.5, l1_ratio=1.0, solver="saga")
     explainer = GlobalRuleExplainer(learner)
     assert clone(explainer).get_params()["rule_model"].C == 0.5
+
+
+def test_scorecard_picture_is_its_weights(planted):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    explainer = planted[0]
+    fig = explainer.plot()
+    ax = fig.axes[0]
+    names = [t.get_text() for t in ax.get_yticklabels()]
+    assert names == ["(start)", *(r.conditions[0][0] for r in explainer.rules_)]
+    shown = {(round(t.get_position()[1]), round(t.get_position()[0])): t.get_text() for t in ax.texts}
+    points = points_of(explainer)
+    symbols = list(explainer.get_feature_names_out())
+    for i, rule in enumerate(explainer.rules_, start=1):
+        for j, value in enumerate(points[symbols.index(rule.conditions[0][0])]):
+            assert shown.get((i, j), "") == ("" if value == 0 else f"{value:+.0f}")
+    with pytest.raises(ValueError, match="plot_weights draws additive models"):
+        GlobalRuleExplainer("set_cover", binarize="positive").fit(planted[1], planted[2]).plot_weights()
+    import matplotlib.pyplot as plt
+
+    plt.close("all")

@@ -76,12 +76,13 @@ def _parser():
         "--backbone", help="feature network for the part transfer, as --model (default: the model; required for TorchScript)"
     )
     explain.add_argument("--out", default="skpartx-report", help="folder for the report (default: %(default)s)")
-    explain.add_argument("--rule-model", default="set_cover", help="set_cover or an imodels learner (default: %(default)s)")
+    explain.add_argument("--rule-model", default="scorecard",
+                         help="scorecard, set_cover or an imodels learner (default: %(default)s)")
     explain.add_argument(
         "--holdout", type=float, default=0.25,
         help="share of images kept out of rule learning to measure the rules on (default: %(default)s)",
     )
-    _explanation_arguments(explain, "model's", baseline="mean")
+    _explanation_arguments(explain, "model's", baseline="blur")
     _compare_parser(sub)
     return parser
 

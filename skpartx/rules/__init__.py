@@ -3,14 +3,14 @@
 :class:`GlobalRuleExplainer` reads each image's local explanation (a row of part scores or
 MSX codes from :class:`~skpartx.PartAttributor`) as binary *symbols*
 (``_symbols``) and learns conjunctive rules over them that reproduce the model's
-decisions: GEPC's set cover (``_set_cover``) or an imodels learner
-(``_imodels``).
+decisions: GEPC's set cover (``_set_cover``), a scorecard of whole-number points per symbol
+and class (``_scorecard``), or an imodels learner (``_imodels``).
 
 How rules decide (one procedure per fitted model, ``decision_``, printed in every report
 and written in ``rules.json``; see ``_decision``): ``"most_precise"`` (set cover):
 the most precise firing rule decides, equal precision → the rule listed first;
 ``"first_match"`` (decision lists, trees): the first firing rule decides;
-``"weighted_sum"`` (vote-based imodels learners): each class sums its intercept and the
+``"weighted_sum"`` (scorecards, vote-based imodels learners): each class sums its intercept and the
 weights of the firing rules, the largest sum decides, equal sums → the class listed first.
 No deciding rule → the default class. ``predict``, ``score``, ``coverage``, every report and
 :func:`apply_rules` on ``rules.json`` use exactly these rules and this procedure.
@@ -28,7 +28,7 @@ May import: ``_core``.
 from ._cv import GlobalRuleExplainerCV, default_grid
 from ._decision import DECISIONS
 from ._explainer import GlobalRuleExplainer, apply_rules, load_rules_json, warn_unseen_classes
-from ._plot import plot_rule_examples, plot_rules, plot_setting_scores
+from ._plot import plot_rule_examples, plot_rules, plot_setting_scores, plot_weights
 from ._report import RULES_JSON_VERSION
 from ._rule import Rule, RuleVerification
 from ._scorers import coverage_scorer, fidelity_scorer, make_rule_scorer
@@ -52,6 +52,7 @@ __all__ = [
     "plot_rule_examples",
     "plot_rules",
     "plot_setting_scores",
+    "plot_weights",
     "warn_unseen_classes",
     "wilson_interval",
 ]

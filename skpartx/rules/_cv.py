@@ -20,6 +20,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from .._core.part_scores import table_info
 from ._explainer import _PARAMETER_CONSTRAINTS, GlobalRuleExplainer
+from ._scorecard import resolve_rule_model
 
 # The settings compared by default, per kind of table. Set cover on part scores: the two
 # scale-free binarisations at three and two thresholds, with the least precision of a rule
@@ -67,8 +68,9 @@ class GlobalRuleExplainerCV(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    rule_model : "set_cover", str or imodels estimator, default="set_cover"
-        As in :class:`GlobalRuleExplainer`.
+    rule_model : "set_cover", "scorecard", str or estimator, default="warn"
+        As in :class:`GlobalRuleExplainer` (``"warn"``: ``"set_cover"`` with a
+        ``FutureWarning``, once per fit; ``"scorecard"`` in 0.3).
     param_grid : dict or list of dict, default=None
         Settings of :class:`GlobalRuleExplainer` to compare (``GridSearchCV``'s form). None:
         for part scores with set cover, ``binarize="fraction"`` at thresholds 0.8, 0.7, 0.9
@@ -134,7 +136,7 @@ class GlobalRuleExplainerCV(ClassifierMixin, BaseEstimator):
         "random_state": _PARAMETER_CONSTRAINTS["random_state"],
     }
 
-    def __init__(self, rule_model="set_cover", *, param_grid=None, max_rules=5, max_rule_length=3, cv=5,
+    def __init__(self, rule_model="warn", *, param_grid=None, max_rules=5, max_rule_length=3, cv=5,
                  n_jobs=None, target_names=None, random_state=None):
         self.rule_model = rule_model
         self.param_grid = param_grid
@@ -169,13 +171,15 @@ class GlobalRuleExplainerCV(ClassifierMixin, BaseEstimator):
         checked, y = validate_data(self, F, y, dtype=np.float64)
         if names is None and encoding is None:  # says nothing of itself: the checked array, which folds can index
             F = checked
-        grid = default_grid(encoding, self.rule_model) if self.param_grid is None else self.param_grid
+        # stacklevel 3: past fit and scikit-learn's wrapper of it; resolved once, not per fold
+        rule_model = resolve_rule_model(self.rule_model, stacklevel=3)
+        grid = default_grid(encoding, rule_model) if self.param_grid is None else self.param_grid
         settings = list(ParameterGrid(grid))
         # binarisation and candidates as GlobalRuleExplainer's "auto" resolves them, stated, so
         # that a grid without them does not announce the changed defaults once per fit
         msx = encoding == "msx"
         base = GlobalRuleExplainer(
-            self.rule_model, binarize="msx" if msx else "fraction", candidates="observed" if msx else "subsets",
+            rule_model, binarize="msx" if msx else "fraction", candidates="observed" if msx else "subsets",
             max_rules=self.max_rules, max_rule_length=self.max_rule_length, target_names=self.target_names,
             random_state=self.random_state)
         for setting in settings:  # an unknown parameter fails here, before any fit

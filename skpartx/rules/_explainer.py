@@ -21,11 +21,11 @@ from .._core.labels import display_name, plain, rule_target_name, unique_names
 from .._core.part_scores import column_part_ids, table_info
 from . import _report as _rule_report
 from ._decision import DECISIONS, decide, decide_rules, weight_matrix
-from ._plot import plot_rule_examples, plot_rules
+from ._plot import plot_rule_examples, plot_rules, plot_weights
 from ._profile import background_symbol, explanation_profile
 from ._report import RULES_JSON_VERSION
 from ._rule import Rule, RuleVerification
-from ._scorecard import fit_scorecard, is_scorecard
+from ._scorecard import fit_scorecard, is_scorecard, resolve_rule_model
 from ._set_cover import set_cover, uncovered_majority
 from ._stats import held_out_shares, rule_statistics, verification_table
 from ._symbols import BINARIZE, SymbolSpace, column_names, fit_symbol_space, resolve_defaults
@@ -78,7 +78,9 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    rule_model : "set_cover", "scorecard", str or estimator, default="set_cover"
+    rule_model : "set_cover", "scorecard", str or estimator, default="warn"
+        The default ``"warn"`` is ``"set_cover"`` with a ``FutureWarning``: it becomes
+        ``"scorecard"`` in 0.3, chosen on the development worlds (``benchmarks/worlds.py``).
         ``"set_cover"``: GEPC's greedy set cover (decides ``"most_precise"``, or
         ``"first_match"`` with ``as_decision_list``). ``"scorecard"``: whole-number points
         per symbol and class from an L1-penalised multinomial logistic regression on the
@@ -138,6 +140,8 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
         Display name of each class (``target_names`` or the label as text), unique.
     rules_ : list of Rule
         Set cover: by class in pick order (list order with ``as_decision_list``); imodels: the learner's.
+    rule_model_ : str or estimator
+        The rule learner used: ``rule_model``, with ``"warn"`` read as ``"set_cover"``.
     decision_ : {"first_match", "most_precise", "weighted_sum"}
         How ``rules_`` decide, respectively: the first firing rule; the most precise firing
         rule (ties: the first listed); each class sums its intercept and its firing rules'
@@ -190,7 +194,7 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
 
     _parameter_constraints = _PARAMETER_CONSTRAINTS
 
-    def __init__(self, rule_model="set_cover", *, binarize="auto", threshold=None, top_k=2, max_rule_length=3,
+    def __init__(self, rule_model="warn", *, binarize="auto", threshold=None, top_k=2, max_rule_length=3,
                  max_rules=5, min_precision=0.9, min_coverage=0.98, min_support=2, candidates="auto",
                  closure=0.05, as_decision_list=False, target_names=None, random_state=None):
         self.rule_model = rule_model
@@ -238,13 +242,15 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
         self.class_names_ = unique_names([self.class_label(c) for c in self.classes_])
         columns = column_names(getattr(self, "feature_names_in_", carried_names), self.n_features_in_)
         # stacklevel 3: past fit and scikit-learn's wrapper of it, at the caller of fit
-        by_set_cover = isinstance(self.rule_model, str) and self.rule_model == "set_cover"
+        # stacklevel 3: past fit and scikit-learn's wrapper of it, at the caller of fit
+        self.rule_model_ = resolve_rule_model(self.rule_model, stacklevel=3)
+        by_set_cover = isinstance(self.rule_model_, str) and self.rule_model_ == "set_cover"
         self.binarize_, self.candidates_ = resolve_defaults(self.binarize, self.candidates, encoding, stacklevel=3,
                                                             uses_candidates=by_set_cover)
         self.symbol_space_ = fit_symbol_space(
             columns, F, y_index, weights, binarize=self.binarize_, threshold=self.threshold, top_k=self.top_k,
             max_length=self.max_rule_length, min_support=self.min_support, candidates=self.candidates_,
-            part_symbols=is_scorecard(self.rule_model),
+            part_symbols=is_scorecard(self.rule_model_),
         )
         self.part_names_ = list(self.symbol_space_.part_columns)
         symbols = self.symbol_space_.transform(F)
@@ -276,21 +282,24 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
             )
             names = self.symbol_space_.names
             return [(k, tuple((names[j], "==", 1) for j in conjunction), None) for k, conjunction in picks], None
-        if is_scorecard(self.rule_model):
+        if is_scorecard(self.rule_model_):
             self.decision_ = "weighted_sum"
-            raw, intercept, default = fit_scorecard(self.rule_model, symbols, y_index, weights, self.symbol_space_.names,
+            raw, intercept, default = fit_scorecard(self.rule_model_, symbols, y_index, weights, self.symbol_space_.names,
                                                     self.class_names_, self.random_state)
             self.intercept_ = intercept
             return raw, default
         from ._imodels import fit_rule_model
 
         self.learner_, self.decision_, raw, self.intercept_, default = fit_rule_model(
-            self.rule_model, symbols, y, self.symbol_space_.names, self.classes_, self.class_names_, sample_weight,
+            self.rule_model_, symbols, y, self.symbol_space_.names, self.classes_, self.class_names_, sample_weight,
             self.random_state)
         return raw, default
 
     def __setstate__(self, state):
-        super().__setstate__({"closure": 0.0, **state})  # saved before closure existed: picks as then
+        # saved before closure existed: picks as then; before rule_model_: the one given
+        if "rules_" in state and "rule_model_" not in state:
+            state = {**state, "rule_model_": state.get("rule_model", "set_cover")}
+        super().__setstate__({"closure": 0.0, **state})
         if "rules_" in state and "decision_" not in state:
             self._saved_by_old_release = True
 
@@ -406,7 +415,18 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         return plot_rules(self, ax=ax)
 
-    plot = plot_rules
+    def plot_weights(self, ax: "Axes | None" = None) -> "Figure":
+        """Heatmap of an additive model's weights (a scorecard's points), rules by classes."""
+        check_is_fitted(self)
+        if self.decision_ != "weighted_sum":
+            raise ValueError(f"plot_weights draws additive models; these rules decide {self.decision_!r}: "
+                             "use plot_rules.")
+        return plot_weights(self, ax=ax)
+
+    def plot(self, ax: "Axes | None" = None) -> "Figure":
+        """The rules' picture: :meth:`plot_weights` for additive models (scorecards), else :meth:`plot_rules`."""
+        check_is_fitted(self)
+        return (plot_weights if self.decision_ == "weighted_sum" else plot_rules)(self, ax=ax)
 
     def plot_part_importance(self, ax: "Axes | None" = None) -> "Figure":
         """Heatmap of the mean part score of each class's training images (class × part)."""

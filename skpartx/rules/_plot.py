@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .._core.figures import part_colours, pyplot, rgb_pictures
+from ._decision import weight_matrix
 from ._symbols import named_parts
 
 if TYPE_CHECKING:
@@ -61,6 +62,45 @@ def plot_rule_examples(
     for ax in axes[0][len(indices) :]:
         ax.set_axis_off()
     fig.suptitle(str(rule), fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_weights(explainer, ax: "Axes | None" = None) -> "Figure":
+    """An additive model's weights as a heatmap of rules by classes, each cell annotated.
+
+    The first row is the intercepts (``(start)``); red adds to a class, blue takes away;
+    empty cells add nothing. For a scorecard the numbers are its whole points.
+
+    Parameters
+    ----------
+    explainer : fitted :class:`~skpartx.GlobalRuleExplainer` with ``decision_ == "weighted_sum"``
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    plt = pyplot()
+    names = explainer.class_names_
+    rows = ["(start)", *(" ∧ ".join(r.condition_strings()) or "(always)" for r in explainer.rules_)]
+    values = np.vstack([explainer.intercept_, weight_matrix([r.weight for r in explainer.rules_], names)])
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(1.6 + 0.9 * len(names) + 0.07 * max(map(len, rows)),
+                                        0.4 * len(rows) + 1.4))
+    else:
+        fig = ax.figure
+    limit = max(np.abs(values).max(), 1e-12)
+    ax.imshow(np.where(values == 0, np.nan, values), cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
+    for (i, j), value in np.ndenumerate(values):
+        if value != 0 or i == 0:
+            text = "0" if value == 0 else f"{value:+.0f}" if float(value).is_integer() else f"{value:+.2g}"
+            ax.text(j, i, text, ha="center", va="center", fontsize=9,
+                    color="white" if abs(value) > 0.6 * limit else "black")
+    ax.axhline(0.5, color="black", linewidth=0.8)
+    ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+    ax.set_yticks(range(len(rows)), rows, fontsize=9)
+    ax.set_title("Weights: each firing rule adds its row; the largest column sum decides", fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -9,6 +9,7 @@ import html
 
 from .._core.html import table
 from .._core.labels import plain
+from ._decision import weight_matrix
 
 DESCRIPTIONS = {
     "most_precise": "rule set: the most precise firing rule decides (equal precision: the rule listed first)",
@@ -95,6 +96,37 @@ def msx_legend(explainer):
     return f"{MSX_LEGEND} {MSX_PART_LEGEND}" if has_parts else MSX_LEGEND
 
 
+def weights_table(explainer):
+    """An additive model as one table: the intercepts, then each rule's weight per class.
+
+    Returns
+    -------
+    header : list of str
+        ``"when"``, then the class names.
+    rows : list of list of str
+        ``(start)`` with the intercepts, then per rule its conditions and weights (blank
+        where the rule adds nothing to a class); whole numbers (scorecards) print as such.
+    """
+    def number(value):
+        return "" if value == 0 else f"{value:+.0f}" if float(value).is_integer() else f"{value:+.3g}"
+
+    names = explainer.class_names_
+    weights = weight_matrix([rule.weight for rule in explainer.rules_], names)
+    rows = [["(start)", *(number(v) if v != 0 else "0" for v in explainer.intercept_)]]
+    rows += [[" ∧ ".join(rule.condition_strings()) or "(always)", *map(number, row)]
+             for rule, row in zip(explainer.rules_, weights)]
+    return ["when", *names], rows
+
+
+def _aligned(header, rows, markdown):
+    """Rows as a Markdown table, or as text columns (the first left-aligned, the others right)."""
+    if markdown:
+        return [f"| {' | '.join(header)} |", "|" + "---|" * len(header), *(f"| {' | '.join(r)} |" for r in rows)]
+    widths = [max(len(str(r[j])) for r in [header, *rows]) for j in range(len(header))]
+    return ["  ".join(c.ljust(widths[0]) if j == 0 else c.rjust(widths[j]) for j, c in enumerate(r))
+            for r in [header, *rows]]
+
+
 def text_report(explainer, markdown=False, verification=None):
     """The rules per class (or as the ordered list), how they decide, and what the explanations say."""
     bullet = "- " if markdown else "  "
@@ -115,9 +147,9 @@ def text_report(explainer, markdown=False, verification=None):
             lines += [bullet + rule_line(rules[k], None if held is None else held[k]) for k in own]
             lines.append("")
     if explainer.intercept_ is not None:
-        lines.append(
-            "Intercepts: " + ", ".join(f"{n} {v:+.3g}" for n, v in zip(explainer.class_names_, explainer.intercept_))
-        )
+        lines += ["## Weights" if markdown else "Weights (each firing rule adds its row; the largest column sum "
+                  "decides):", *(["", "Each firing rule adds its row; the largest column sum decides.", ""]
+                                 if markdown else []), *_aligned(*weights_table(explainer), markdown), ""]
     lines.append(f"Otherwise: {explainer.class_label(explainer.default_class_)}.")
     if verification is not None:
         lines += ["", f"Held out ({verification.n_images:g} images): fidelity {verification.fidelity:.3f}, "
@@ -159,7 +191,7 @@ def rules_json(explainer, verification=None):
                 key[: -len("_test")]: plain(value) for key, value in held[k].items() if key.endswith("_test")
             }
         rules.append(entry)
-    rule_model = explainer.rule_model
+    rule_model = explainer.rule_model_
     out = {
         "format": "skpartx rules",
         "version": RULES_JSON_VERSION,
@@ -226,8 +258,9 @@ def html_report(explainer, verification=None):
         f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>",
     ]
     if explainer.intercept_ is not None:
-        parts.append(table([(n, f"{v:+.3g}") for n, v in zip(explainer.class_names_, explainer.intercept_)],
-                           ("class", "intercept")))
+        header, rows = weights_table(explainer)
+        parts.append("<p><b>Weights:</b> each firing rule adds its row; the largest column sum decides.</p>"
+                     + table(rows, header))
     if verification is not None:
         parts.append(f"<p><b>Held out</b> ({verification.n_images:g} images): fidelity {verification.fidelity:.3f}, "
                      f"coverage {verification.coverage:.3f}.</p>")
