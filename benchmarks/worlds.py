@@ -216,7 +216,7 @@ class World:
     def fit_rules(self, scores, rule_params, cv=False):
         """Rules learned on the user's images' ``scores`` (``GlobalRuleExplainerCV`` with ``cv``)."""
         with warnings.catch_warnings():  # the defaults' announcement, once per world otherwise
-            warnings.filterwarnings("ignore", "GlobalRuleExplainer's defaults", FutureWarning)
+            warnings.filterwarnings("ignore", "GlobalRuleExplainer's default", FutureWarning)
             learner = GlobalRuleExplainerCV if cv else GlobalRuleExplainer
             return learner(**rule_params).fit(scores["user"], self.y_user)
 
