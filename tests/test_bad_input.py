@@ -344,7 +344,7 @@ ERROR_CASES = {
     ),
     "rules-unknown-rule-model": (
         lambda c: (lambda: GlobalRuleExplainer("magic").fit(c["F"], c["y"]), [c["F"], c["y"]]),
-        ValueError, r"rule_model='magic' is unknown; use 'set_cover', one of \[.*'figs'",
+        ValueError, r"rule_model='magic' is unknown; use 'set_cover', 'scorecard', one of \[.*'figs'",
     ),
     "rules-unknown-binarize": (
         lambda c: (lambda: GlobalRuleExplainer(binarize="median").fit(c["F"], c["y"]), [c["F"], c["y"]]),
