@@ -241,8 +241,7 @@ class GlobalRuleExplainer(ClassifierMixin, BaseEstimator):
         self.classes_, y_index = np.unique(y, return_inverse=True)
         self.class_names_ = unique_names([self.class_label(c) for c in self.classes_])
         columns = column_names(getattr(self, "feature_names_in_", carried_names), self.n_features_in_)
-        # stacklevel 3: past fit and scikit-learn's wrapper of it, at the caller of fit
-        # stacklevel 3: past fit and scikit-learn's wrapper of it, at the caller of fit
+        # the defaults' warnings, stacklevel 3: past fit and scikit-learn's wrapper of it, at the caller of fit
         self.rule_model_ = resolve_rule_model(self.rule_model, stacklevel=3)
         by_set_cover = isinstance(self.rule_model_, str) and self.rule_model_ == "set_cover"
         self.binarize_, self.candidates_ = resolve_defaults(self.binarize, self.candidates, encoding, stacklevel=3,

@@ -147,9 +147,9 @@ def text_report(explainer, markdown=False, verification=None):
             lines += [bullet + rule_line(rules[k], None if held is None else held[k]) for k in own]
             lines.append("")
     if explainer.intercept_ is not None:
-        lines += ["## Weights" if markdown else "Weights (each firing rule adds its row; the largest column sum "
-                  "decides):", *(["", "Each firing rule adds its row; the largest column sum decides.", ""]
-                                 if markdown else []), *_aligned(*weights_table(explainer), markdown), ""]
+        how = "each firing rule adds its row; the largest column sum decides"
+        lines += ["## Weights", "", how[0].upper() + how[1:] + ".", ""] if markdown else [f"Weights ({how}):"]
+        lines += [*_aligned(*weights_table(explainer), markdown), ""]
     lines.append(f"Otherwise: {explainer.class_label(explainer.default_class_)}.")
     if verification is not None:
         lines += ["", f"Held out ({verification.n_images:g} images): fidelity {verification.fidelity:.3f}, "
