@@ -27,10 +27,11 @@ PLANTED = np.array([
 
 def planted_scores(n, random_state):
     """Part scores of ``n`` images whose decision is the argmax of the planted points (plus
-    a little noise), and those decisions. Each image shows a random half of the parts."""
+    a little noise, which decides ties), and those decisions. Each image shows a random half
+    of the parts."""
     rng = np.random.default_rng(random_state)
     on = rng.random((n, len(PARTS))) < 0.5
-    y = CLASSES[np.argmax(on @ PLANTED.T + rng.normal(0, 0.5, (n, len(CLASSES))), axis=1)]
+    y = CLASSES[np.argmax(on @ PLANTED.T + rng.normal(0, 0.3, (n, len(CLASSES))), axis=1)]
     # a part that is on carries a clear share of the positive total; one that is off carries none
     F = np.where(on, rng.uniform(0.5, 1.0, on.shape), rng.uniform(-0.05, 0.0, on.shape))
     return pd.DataFrame(F, columns=PARTS), y
@@ -39,7 +40,7 @@ def planted_scores(n, random_state):
 @pytest.fixture(scope="module")
 def planted():
     F, y = planted_scores(600, 0)
-    F_held, y_held = planted_scores(400, 1)
+    F_held, y_held = planted_scores(1000, 1)
     explainer = GlobalRuleExplainer("scorecard", binarize="positive", random_state=0).fit(F, y)
     return explainer, F, y, F_held, y_held
 
@@ -59,11 +60,19 @@ def points_of(explainer):
 def test_scorecard_reproduces_the_planted_decisions(planted):
     explainer, F, y, F_held, y_held = planted
     assert explainer.decision_ == "weighted_sum"
-    # the decisions carry noise of sd 0.5 on points spaced by >= 2: a few per cent flip
-    assert explainer.score(F_held, y_held) >= 0.9
+    # where the planted points set one class ahead by 2 or more, the noise never decides
+    on = F_held.to_numpy() > 0
+    totals = on @ PLANTED.T
+    ordered = np.sort(totals, axis=1)
+    clear = ordered[:, -1] - ordered[:, -2] >= 2
+    assert clear.mean() > 0.5
+    planted_class = CLASSES[np.argmax(totals, axis=1)]
+    assert np.mean(explainer.predict(F_held[clear]) == planted_class[clear]) >= 0.98
+    # elsewhere (ties broken by noise) nothing can do better than the planted points themselves
+    assert explainer.score(F_held, y_held) >= np.mean(planted_class == y_held) - 0.02
     # set cover with the same symbols cannot weigh evidence against a class
-    cover = GlobalRuleExplainer(binarize="positive", candidates="subsets", as_decision_list=True).fit(F, y)
-    assert explainer.score(F_held, y_held) >= cover.score(F_held, y_held) + 0.02
+    cover = GlobalRuleExplainer("set_cover", binarize="positive", candidates="subsets", as_decision_list=True)
+    assert explainer.score(F_held, y_held) >= cover.fit(F, y).score(F_held, y_held) + 0.03
 
 
 def test_scorecard_points_order_classes_as_planted(planted):
