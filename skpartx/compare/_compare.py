@@ -345,7 +345,7 @@ class _Settings:
                                           rng=self.rng)
         rows = []
         for j, (rule, change, *_) in enumerate(entries):
-            row = {"class": self.label(rule.target), "rule": " ∧ ".join(rule.condition_strings()) or "(always)",
+            row = {"class": self.label(rule.target), "rule": rule.body(),
                    "change": change}
             for measure in ("precision", "coverage"):
                 row[f"{measure} {self.names[0]}"] = stats[f"{measure}_a"][j]

@@ -7,6 +7,7 @@ import numpy as np
 
 from .._core.figures import part_colours, pyplot, rgb_pictures
 from ._decision import weight_matrix
+from ._rule import weight_text
 from ._symbols import named_parts
 
 if TYPE_CHECKING:
@@ -83,7 +84,7 @@ def plot_weights(explainer, ax: "Axes | None" = None) -> "Figure":
     """
     plt = pyplot()
     names = explainer.class_names_
-    rows = ["(start)", *(" ∧ ".join(r.condition_strings()) or "(always)" for r in explainer.rules_)]
+    rows = ["(start)", *(r.body() for r in explainer.rules_)]
     values = np.vstack([explainer.intercept_, weight_matrix([r.weight for r in explainer.rules_], names)])
     if ax is None:
         fig, ax = plt.subplots(figsize=(1.6 + 0.9 * len(names) + 0.07 * max(map(len, rows)),
@@ -94,8 +95,7 @@ def plot_weights(explainer, ax: "Axes | None" = None) -> "Figure":
     ax.imshow(np.where(values == 0, np.nan, values), cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
     for (i, j), value in np.ndenumerate(values):
         if value != 0 or i == 0:
-            text = "0" if value == 0 else f"{value:+.0f}" if float(value).is_integer() else f"{value:+.2g}"
-            ax.text(j, i, text, ha="center", va="center", fontsize=9,
+            ax.text(j, i, weight_text(value), ha="center", va="center", fontsize=9,
                     color="white" if abs(value) > 0.6 * limit else "black")
     ax.axhline(0.5, color="black", linewidth=0.8)
     ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
@@ -131,7 +131,7 @@ def plot_rules(explainer, ax: "Axes | None" = None) -> "Figure":
 
     cmap = colormaps["tab10"]
     classes = list(explainer.classes_)
-    labels = [f"{r.label} ← {' ∧ '.join(r.condition_strings())}" for r in rules]
+    labels = [f"{r.label} ← {r.body()}" for r in rules]
     colours = [cmap(classes.index(r.target) % 10) for r in rules]
     positions = np.arange(len(rules))[::-1]
     ax.barh(positions, [r.coverage for r in rules], color=colours)

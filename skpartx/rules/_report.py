@@ -10,6 +10,7 @@ import html
 from .._core.html import table
 from .._core.labels import plain
 from ._decision import weight_matrix
+from ._rule import weight_text
 
 DESCRIPTIONS = {
     "most_precise": "rule set: the most precise firing rule decides (equal precision: the rule listed first)",
@@ -44,10 +45,9 @@ def _held_out_rows(verification):
 
 def rule_line(rule, held_out=None):
     """A rule with its training precision and coverage and their 95% intervals (and held-out ones)."""
-    body = " ∧ ".join(rule.condition_strings()) or "(always)"
     weights = f"{rule.weight_string()}; " if rule.weight else ""
     line = (
-        f"{rule.label} ← {body} ({weights}precision {rule.precision:.2f} {_interval(rule.precision_interval)}, "
+        f"{rule.label} ← {rule.body()} ({weights}precision {rule.precision:.2f} {_interval(rule.precision_interval)}, "
         f"covers {rule.coverage:.0%} {_interval(rule.coverage_interval, percent=True)})"
     )
     if held_out is not None:
@@ -107,13 +107,10 @@ def weights_table(explainer):
         ``(start)`` with the intercepts, then per rule its conditions and weights (blank
         where the rule adds nothing to a class); whole numbers (scorecards) print as such.
     """
-    def number(value):
-        return "" if value == 0 else f"{value:+.0f}" if float(value).is_integer() else f"{value:+.3g}"
-
     names = explainer.class_names_
     weights = weight_matrix([rule.weight for rule in explainer.rules_], names)
-    rows = [["(start)", *(number(v) if v != 0 else "0" for v in explainer.intercept_)]]
-    rows += [[" ∧ ".join(rule.condition_strings()) or "(always)", *map(number, row)]
+    rows = [["(start)", *map(weight_text, explainer.intercept_)]]
+    rows += [[rule.body(), *(weight_text(v) if v != 0 else "" for v in row)]
              for rule, row in zip(explainer.rules_, weights)]
     return ["when", *names], rows
 
@@ -236,7 +233,7 @@ def html_report(explainer, verification=None):
         header += ["held-out precision", "held-out coverage"]
     rows = []
     for k, rule in enumerate(explainer.rules_):
-        cells = [html.escape(rule.label), html.escape(" ∧ ".join(rule.condition_strings()) or "(always)")]
+        cells = [html.escape(rule.label), html.escape(rule.body())]
         if weighted:
             cells.append(html.escape(rule.weight_string()))
         cells += [

@@ -3,6 +3,12 @@
 from dataclasses import dataclass, field
 
 
+def weight_text(value) -> str:
+    """A rule's weight (or an intercept) as printed: ``0``, or signed with 3 significant
+    digits, so a scorecard's whole points read as ``+10``, ``-3``."""
+    return "0" if value == 0 else f"{value:+.3g}"
+
+
 @dataclass(frozen=True)
 class Rule:
     """One conjunctive rule ``target ← condition ∧ condition ∧ ...``.
@@ -55,6 +61,10 @@ class Rule:
                 out.append(f"{feature} {op} {threshold:.3g}")
         return out
 
+    def body(self) -> str:
+        """The conditions as one text, ``wing ∧ ¬wheel``; ``(always)`` for none."""
+        return " ∧ ".join(self.condition_strings()) or "(always)"
+
     def positive_features(self) -> list[str]:
         """Symbols the rule requires to be present (``== 1``)."""
         return [f for f, op, t in self.conditions if op == "==" and t == 1]
@@ -63,12 +73,11 @@ class Rule:
         """The weights as text (``"weights racer +0.31, flyer -0.12"``), or ``""``."""
         if not self.weight:
             return ""
-        return "weights " + ", ".join(f"{name} {value:+.3g}" for name, value in self.weight.items())
+        return "weights " + ", ".join(f"{name} {weight_text(value)}" for name, value in self.weight.items())
 
     def __str__(self):
-        body = " ∧ ".join(self.condition_strings()) or "(always)"
         weights = f"{self.weight_string()}; " if self.weight else ""
-        return f"{self.label} ← {body} ({weights}precision {self.precision:.2f}, covers {self.coverage:.0%})"
+        return f"{self.label} ← {self.body()} ({weights}precision {self.precision:.2f}, covers {self.coverage:.0%})"
 
     def __len__(self):
         return len(self.conditions)

@@ -109,20 +109,15 @@ def fit_scorecard(rule_model, symbols, y_index, weights, symbol_names, class_nam
     default : int
         The class with the most intercept points: what an image with no firing symbol gets.
     """
-    n_classes = len(class_names)
-    learner = default_scorecard_learner(random_state) if isinstance(rule_model, str) else clone(rule_model)
-    present = np.unique(y_index)
-    coef = np.zeros((n_classes, symbols.shape[1]))
-    intercept = np.zeros(n_classes)
-    if len(present) == 1:  # one class: it always wins
-        intercept[present[0]] = 1.0
+    # every class index occurs in y_index (the explainer's classes are those of y)
+    if len(class_names) == 1:  # one class: it always wins
+        coef, intercept = np.zeros((1, symbols.shape[1])), np.ones(1)
     else:
+        learner = default_scorecard_learner(random_state) if isinstance(rule_model, str) else clone(rule_model)
         learner.fit(symbols.astype(np.float64), y_index, sample_weight=weights)
-        fitted_coef, fitted_intercept = np.atleast_2d(learner.coef_), np.atleast_1d(learner.intercept_)
-        if len(learner.classes_) == 2:  # binary: one row of log-odds for the second class
-            fitted_coef = np.vstack([np.zeros_like(fitted_coef), fitted_coef])
-            fitted_intercept = np.array([0.0, fitted_intercept[0]])
-        coef[learner.classes_], intercept[learner.classes_] = fitted_coef, fitted_intercept
+        coef, intercept = learner.coef_, learner.intercept_
+        if len(class_names) == 2:  # binary: one row of log-odds for the second class
+            coef, intercept = np.vstack([np.zeros_like(coef), coef]), np.array([0.0, intercept[0]])
     points, intercept_points = to_points(coef, intercept)
     rules = []
     for j, name in enumerate(symbol_names):
@@ -131,6 +126,5 @@ def fit_scorecard(rule_model, symbols, y_index, weights, symbol_names, class_nam
             continue
         weight = {class_names[k]: float(column[k]) for k in np.flatnonzero(column)}
         rules.append((int(np.argmax(column)), ((name, "==", 1),), weight))
-    intercept_points = intercept_points.astype(np.float64)
-    return rules, intercept_points, int(np.argmax(intercept_points))
+    return rules, intercept_points.astype(np.float64), int(np.argmax(intercept_points))
 

@@ -256,6 +256,9 @@ class SymbolSpace:
         sets = decode_msx(codes)
         n_classes = int(y_index.max()) + 1 if len(y_index) else 0
 
+        def support(fired):  # weighted images per class
+            return np.bincount(y_index[fired], weights[fired], minlength=n_classes)
+
         def frequent(support_per_class):
             return (support_per_class >= min_support - 1e-12).any()
 
@@ -266,26 +269,24 @@ class SymbolSpace:
                 for s in image_sets:
                     if 0 < len(s) <= max_length:
                         found.setdefault(tuple(sorted(s)), np.zeros(n_classes))[y_index[i]] += weights[i]
-            chosen = [s for s, support in sorted(found.items()) if frequent(support)]
+            chosen = [s for s, per_class in sorted(found.items()) if frequent(per_class)]
         else:
             ints = codes.astype(np.int64)
             used = np.flatnonzero((ints != 0).any(axis=0))
             for length in range(1, max_length + 1):
                 for s in combinations(used.tolist(), length):
                     fired = _msx_set_fires(ints, list(s))
-                    if frequent(np.bincount(y_index[fired], weights[fired], minlength=n_classes)):
+                    if frequent(support(fired)):
                         chosen.append(s)
         symbols = [
             {"name": msx_set_name([columns[j] for j in s]), "kind": "msx_set", "parts": [columns[j] for j in s]}
             for s in sorted(chosen, key=lambda s: (len(s), s))
         ]
         if part_symbols:
-            in_msx = codes != 0
-            symbols += [{"name": columns[j], "kind": "msx_part", "parts": [columns[j]]}
-                        for j in range(len(columns)) if frequent(np.array(
-                            [weights[in_msx[:, j] & (y_index == k)].sum() for k in range(n_classes)]))]
+            symbols += [{"name": name, "kind": "msx_part", "parts": [name]}
+                        for name, in_msx in zip(columns, (codes != 0).T) if frequent(support(in_msx))]
         empty = np.array([image_sets == [frozenset()] for image_sets in sets])
-        if frequent(np.bincount(y_index[empty], weights[empty], minlength=n_classes)):
+        if frequent(support(empty)):
             symbols.append({"name": BASELINE_SYMBOL, "kind": "baseline"})
         return cls(columns, "msx", symbols)
 
