@@ -133,6 +133,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--split", choices=("dev", "test"), default="test")
     parser.add_argument("--worlds", type=int, help="only the first N worlds of the split")
+    parser.add_argument("--seeds", type=int, nargs="+", help="only these worlds of the split")
     parser.add_argument("--baselines", nargs="+", default=["reference"],
                         help="attributor baselines compared (compare_models' default: reference)")
     parser.add_argument("--cases", nargs="+", choices=("null", "power"), default=["null", "power"])
@@ -142,6 +143,11 @@ def main():
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
     seeds = (DEV_WORLDS if args.split == "dev" else TEST_WORLDS)[: args.worlds]
+    if args.seeds:
+        unknown = sorted(set(args.seeds) - set(seeds))
+        if unknown:
+            parser.error(f"worlds {unknown} are not among the {args.split} worlds {seeds}")
+        seeds = tuple(args.seeds)
     rng = np.random.default_rng(0)
     null_rows, power_rows = [], []
     start = time.perf_counter()

@@ -27,8 +27,28 @@ def shortcut_comparison(model, shortcut_case):
     """The clean model (A) against the one trained with a background shortcut for flyers (B),
     on images drawn as the shortcut model's were (flyers before backgrounds of their hue)."""
     shortcut_data, shortcut_model, X = shortcut_case
-    return compare_models(model, shortcut_model, X, names=("clean", "shortcut"), n_bootstrap=1000,
-                          random_state=0, target_names=shortcut_data.target_names)
+    # The default attributor (reference images) announces the mean colour that replaces it in 0.3.
+    with pytest.warns(FutureWarning, match="against the images' mean colour") as caught:
+        report = compare_models(model, shortcut_model, X, names=("clean", "shortcut"), n_bootstrap=1000,
+                                random_state=0, target_names=shortcut_data.target_names)
+    assert [w.filename for w in caught if w.category is FutureWarning] == [__file__]  # once, at the caller
+    return report
+
+
+def test_the_announced_default_finds_the_shortcut_in_its_own_row(model, shortcut_case):
+    # Against the mean colour (the default from 0.3) the shortcut model calls the blank canvas
+    # "flyer": the flyer's row shows it in its (baseline) cell, up and clear of the margin, or in
+    # its background; no other class's row carries it alone, and the report says why.
+    shortcut_data, shortcut_model, X = shortcut_case
+    report = compare_models(model, shortcut_model, X, names=("clean", "shortcut"), n_bootstrap=1000,
+                            random_state=0, target_names=shortcut_data.target_names,
+                            attributor=PartAttributor(None, baseline="mean"))
+    own = report.shifts[report.shifts["class"] == "flyer"].set_index("part")
+    found = own.loc[["background", "(baseline)"]]
+    assert (found["direction"] == "up").any(), report.report()
+    assert found.loc[found["direction"] == "up", "low"].max() > 2 * DEFAULT_MARGIN
+    hollow = report.baseline.loc["flyer", "shortcut"] >= 0.5
+    assert hollow == any("shortcut decides flyer on the baseline alone" in note for note in report.notes)
 
 
 def test_a_model_against_itself_changes_nothing(model, held_out):

@@ -58,7 +58,7 @@ def test_compare_command_writes_the_comparison(user_files, capsys, monkeypatch):
     assert comparison["n_bootstrap"] == 200 and set(comparison["class_names"]) <= set(folders)
     assert comparison["agreement"] < 1  # an untrained network decides otherwise
     assert any("part labels of 24 images" in note for note in comparison["notes"])
-    assert any("shapley attribution, reference baseline" in note for note in comparison["notes"])
+    assert any("shapley attribution, mean baseline" in note for note in comparison["notes"])
     assert (out / "comparison.md").read_text(encoding="utf-8").startswith("# Comparison of trained and untrained")
 
 

@@ -141,7 +141,7 @@ def _compare_parser(sub):
     compare.add_argument(
         "--seed", type=int, default=0, help="random seed of transfer, split, bootstrap and attribution (default: 0)"
     )
-    _explanation_arguments(compare, "models'", baseline="reference")
+    _explanation_arguments(compare, "models'", baseline="mean")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

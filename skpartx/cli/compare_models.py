@@ -19,7 +19,7 @@ def run_compare(
     images: str, annotations: str, model_a: str | torch.nn.Module, model_b: str | torch.nn.Module, out_dir: str, *,
     weights_a: str | None = None, weights_b: str | None = None, backbone: str | torch.nn.Module | None = None,
     backbone_weights: str | None = None, names: Sequence[str] = ("A", "B"), image_size: int = 224,
-    method: str = "shapley", baseline: str = "reference", class_names: str | None = None, margin: float = DEFAULT_MARGIN,
+    method: str = "shapley", baseline: str = "mean", class_names: str | None = None, margin: float = DEFAULT_MARGIN,
     alpha: float = 0.05, n_bootstrap: int = 2000, random_state: int = 0, device: str = "auto", verbose: bool = True,
     print_fn: Callable[[str], object] | None = None,
 ) -> dict:
