@@ -36,9 +36,10 @@ def shortcut_comparison(model, shortcut_case):
 
 
 def test_the_announced_default_finds_the_shortcut_in_its_own_row(model, shortcut_case):
-    # Against the mean colour (the default from 0.3) the shortcut model calls the blank canvas
-    # "flyer": the flyer's row shows it in its (baseline) cell, up and clear of the margin, or in
-    # its background; no other class's row carries it alone, and the report says why.
+    # Against the mean colour (the default from 0.3) the flyer's own row shows the shortcut, up and
+    # clear of the margin: in its background cell, or in its (baseline) cell where the shortcut
+    # model calls the blank canvas "flyer" (the report then says that the class is decided on
+    # the baseline alone).
     shortcut_data, shortcut_model, X = shortcut_case
     report = compare_models(model, shortcut_model, X, names=("clean", "shortcut"), n_bootstrap=1000,
                             random_state=0, target_names=shortcut_data.target_names,
