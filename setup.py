@@ -40,7 +40,8 @@ setup(
                  *DOCS],
         "dask": ["dask[distributed]>=2024.1"],
         "docs": DOCS,
-        "bench": ["captum>=0.7"],
+        # Libraries the benchmarks compare with (benchmarks/attribution.py, many_parts.py).
+        "bench": ["captum>=0.7", "shap>=0.45", "shapiq>=1.1"],
     },
     entry_points={"console_scripts": ["skpartx=skpartx.cli:main"]},
     classifiers=[

@@ -23,7 +23,7 @@ from ._core.part_images import as_part_images
 from ._core.progress import progress_bar
 from ._core.torch_utils import batch_slices
 from ._engine import games as _games
-from ._engine.shapley import all_coalition_values, coalitions_over, groups_by_part_count, sampled_shapley
+from ._engine.shapley import all_coalition_values, coalitions_over, estimated_shapley, exact_pays, groups_by_part_count
 from .attribution import PartAttributor
 
 if TYPE_CHECKING:
@@ -33,17 +33,21 @@ if TYPE_CHECKING:
     from ._core.part_images import PartImages
 
 
-def _image_interactions(engine, present, max_exact_parts, n_samples, rng):
-    """Shapley values ``(N, P)`` and interaction indices ``(N, P, P)`` of every image of ``engine``."""
+def _image_interactions(engine, present, shapley_settings, n_samples, rng):
+    """Shapley values ``(N, P)`` and interaction indices ``(N, P, P)`` of every image of ``engine``;
+    ``shapley_settings``: the attributor's ``max_exact_parts``, ``max_evals``, ``approximator``
+    and ``n_samples`` (``None`` unless given)."""
+    settings = dict(shapley_settings)
+    max_exact_parts = settings.pop("max_exact_parts")
     n, n_parts = present.shape
     phi = np.zeros((n, n_parts))
     interactions = np.zeros((n, n_parts, n_parts))
     for q, group, ids in groups_by_part_count(present):
-        if q <= max_exact_parts:
+        if exact_pays(q, max_exact_parts, settings["max_evals"], settings["n_samples"]):
             values = all_coalition_values(engine, group, ids)
             group_phi, group_interactions = _games.exact_shapley(values), _games.exact_interactions(values)
         else:
-            group_phi = sampled_shapley(engine, group, ids, n_samples, rng)[0]
+            group_phi = estimated_shapley(engine, group, ids, rng, **settings)[0]
             group_interactions = np.empty((len(group), q, q))
             for k, image in enumerate(group):
                 pairs, coalitions = _games.interaction_samples(q, n_samples, rng)
@@ -65,15 +69,18 @@ def part_interactions(
     ----------
     attributor : fitted PartAttributor
         Supplies the model, the baseline, the value (probability or logit), the device,
-        ``max_exact_parts`` and ``chunk_size``.
+        ``chunk_size`` and how Shapley values are computed (``max_exact_parts``,
+        ``max_evals``, ``approximator``).
     X : PartImages
         Images with filled part masks.
     target : int or array-like of shape (n_images,), default=None
         Class explained per image; default: the model's predicted class.
     n_samples : int, default=32
-        Sampled coalitions per pair of parts for images with more than
-        ``attributor.max_exact_parts`` parts (and permutations for their Shapley values);
-        images with fewer parts get exact indices from all ``2**P`` coalitions.
+        Sampled coalitions per pair of parts for images whose Shapley values the
+        attributor estimates (more than ``attributor.max_exact_parts`` parts and more
+        coalitions than ``attributor.max_evals``); their Shapley values are the
+        attributor's estimates. Images with fewer parts get exact indices from all
+        ``2**P`` coalitions.
     random_state : int, RandomState instance or None, default=None
 
     Returns
@@ -97,7 +104,7 @@ def part_interactions(
         for chunk in batch_slices(len(X), int(attributor.chunk_size)):
             engine = attributor.coalition_engine(X[chunk], targets[chunk])
             shapley[chunk], interactions[chunk] = _image_interactions(
-                engine, engine.present, attributor.max_exact_parts, int(n_samples), rng
+                engine, engine.present, attributor.shapley_settings(), int(n_samples), rng
             )
             bar.update(chunk.stop - chunk.start)
     return shapley, interactions, targets

@@ -144,17 +144,38 @@ def test_occlusion_and_keep_one_match_direct_evaluation(model, few):
             assert keep[i].scores[name] == pytest.approx(only - empty, abs=2e-5)
 
 
-def test_sampled_shapley_converges_to_exact(model, few):
-    exact = PartAttributor(model, method="shapley").fit(few).transform(few)
+@pytest.mark.parametrize("approximator", ["adjusted", "leverage", "permutation"])
+def test_sampled_shapley_converges_to_exact_within_the_budget(model, few, approximator):
+    exact = PartAttributor(model, method="shapley", baseline="zero").fit(few).transform(few)
     errors = []
-    for n_samples in (4, 64):
-        sampled = PartAttributor(model, method="shapley", max_exact_parts=2, n_samples=n_samples, random_state=0)
+    for max_evals in (28, 96):  # two antithetic pairs of orders at 7 parts: a spread to report
+        sampled = PartAttributor(model, method="shapley", baseline="zero", max_exact_parts=2, max_evals=max_evals,
+                                 approximator=approximator, random_state=0)
         explanations = sampled.fit(few).explain(few)
         scores = np.array([list(e.scores.values()) for e in explanations])
         errors.append(np.abs(scores - exact).mean())
         se = np.array([list(e.extras["standard_errors"].values()) for e in explanations])
         assert (se >= 0).all() and se.max() > 0
+        # At most max_evals per image, and the baseline report's shared canvas (all classes' softmax), once.
+        assert sum(e.n_evaluations for e in explanations) <= max_evals * len(explanations) + 1
+        # Efficiency: each image's values sum to its full value minus its empty value.
+        totals = np.array([e.full_score - e.empty_score for e in explanations])
+        np.testing.assert_allclose(scores.sum(axis=1), totals, atol=1e-6)
     assert errors[1] < 0.5 * errors[0]
+
+
+def test_n_samples_is_deprecated_and_still_gives_02s_permutations(model, few):
+    present = np.array([(np.unique(m[m >= 0]).size) for m in np.asarray(few.masks)])
+    seven = few[np.flatnonzero(present == present.max())]
+    q = int(present.max())
+    legacy = PartAttributor(model, method="shapley", baseline="zero", max_exact_parts=2, n_samples=8, random_state=0)
+    with pytest.warns(FutureWarning, match="n_samples is deprecated") as record:
+        legacy.fit(seven)
+    assert record[0].filename == __file__
+    # 8 orders cost 8 (q - 1) + 2 evaluations at q parts: the same orders, the same values.
+    budget = PartAttributor(model, method="shapley", baseline="zero", max_exact_parts=2, max_evals=8 * (q - 1) + 2,
+                            approximator="permutation", random_state=0).fit(seven)
+    np.testing.assert_array_equal(np.asarray(legacy.transform(seven)), np.asarray(budget.transform(seven)))
 
 
 def test_explicit_target_and_logit_output(model, few):

@@ -69,7 +69,7 @@ OOM_ERRORS = {
 @pytest.mark.parametrize("method", ["shapley", "msx"])
 def test_out_of_memory_halves_the_batch_and_loses_nothing(shapes, method, error, caplog):
     X, model = shapes
-    params = dict(method=method, max_exact_parts=3, n_samples=8, random_state=0, device="cpu")
+    params = dict(method=method, max_exact_parts=3, max_evals=32, random_state=0, device="cpu")
     expected = PartAttributor(model, batch_size=4, **params).fit(X).explain(X)
     faulty = OutOfMemoryAbove(model, limit=5, error=OOM_ERRORS[error]).eval()
     with caplog.at_level(logging.WARNING, logger="skpartx"):
@@ -116,7 +116,7 @@ def chunk_files(out_dir):
 
 def test_a_failing_batch_names_its_images_and_completed_chunks_are_kept(shapes, tmp_path, monkeypatch):
     X, model = shapes
-    params = dict(method="shapley", max_exact_parts=2, n_samples=6, chunk_size=4, batch_size=2, random_state=3,
+    params = dict(method="shapley", max_exact_parts=2, max_evals=24, chunk_size=4, batch_size=2, random_state=3,
                   device="cpu")
     expected = PartAttributor(model, **params).fit(X).transform(X)
 
@@ -179,7 +179,7 @@ def run_pipeline(X, model, y, random_state):
     the permutation tests of a local explanation."""
     pipe = make_pipeline(
         PartLabelTransfer(backbone=model, method="probe", random_state=random_state, device="cpu"),
-        PartAttributor(model, method="shapley", max_exact_parts=2, n_samples=6, random_state=random_state,
+        PartAttributor(model, method="shapley", max_exact_parts=2, max_evals=24, random_state=random_state,
                        device="cpu"),
         GlobalRuleExplainer(min_support=1, min_precision=0.5, random_state=random_state),
     )

@@ -211,7 +211,7 @@ def test_more_msx_than_the_codes_hold_warns(one_torch_thread, monkeypatch):
     pairs = [tuple(pair) for pair in combinations(range(n_blocks), 2)]  # 66 sets, more than 53
 
     def many(engine, present, *args):
-        return [pairs] * len(present)
+        return [pairs] * len(present), np.zeros(len(present), dtype=bool)
 
     monkeypatch.setattr(skpartx.attribution._methods, "search_msx", many)
     attributor = PartAttributor(ShownParts(np.zeros((2**n_blocks, 2))).eval(), method="msx", device="cpu").fit(X)
@@ -220,3 +220,44 @@ def test_more_msx_than_the_codes_hold_warns(one_torch_thread, monkeypatch):
     assert decode_msx(codes)[0] == [frozenset(p) for p in pairs[:53]]
     with pytest.warns(UserWarning, match="more than 53"):
         assert len(attributor.explain(X[:1])[0].msx) == 66
+
+
+def test_msx_search_within_a_budget_warns_where_it_stopped(one_torch_thread):
+    n_blocks = 10
+    table = np.zeros((2**n_blocks, 2))
+    table[:, 1] = 2.0
+    table[-1] = [6.0, 0.0]  # class 0 only with every block shown: the one MSX is all parts
+    X = block_images(stripe_masks(2, n_blocks))
+    model = ShownParts(table).eval()
+    searched = PartAttributor(model, method="msx", baseline="zero", device="cpu").fit(X).explain(X)
+    assert all(e.msx == [frozenset(X.part_names)] for e in searched)
+    budget = 30
+    attributor = PartAttributor(model, method="msx", baseline="zero", max_evals=budget, device="cpu").fit(X)
+    with pytest.warns(UserWarning, match=r"MSX search of 2 image\(s\).*spent max_evals"):
+        stopped = attributor.explain(X)
+    # Stopped early, the image keeps all its parts (sufficient), within the budget and the shared canvas.
+    assert all(e.msx == [frozenset(X.part_names)] for e in stopped)
+    assert sum(e.n_evaluations for e in stopped) <= budget * len(X) + 1
+    assert sum(e.n_evaluations for e in stopped) < sum(e.n_evaluations for e in searched)
+
+
+def test_exact_values_beyond_the_budget_under_the_default_announce_the_change(one_torch_thread):
+    n_blocks = 10  # 2**10 coalitions: more than the default budget of 512
+    table = np.random.RandomState(0).normal(size=(2**n_blocks, 2))
+    X = block_images(stripe_masks(2, n_blocks))
+    model = ShownParts(table).eval()
+    default = PartAttributor(model, baseline="zero", random_state=0, device="cpu").fit(X)
+    with pytest.warns(FutureWarning, match="becomes None") as record:
+        exact = default.explain(X)
+    assert record[0].filename == __file__
+    assert all(e.n_evaluations >= 2**n_blocks for e in exact)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        kept = PartAttributor(model, baseline="zero", max_exact_parts=12, device="cpu").fit(X).explain(X)
+        estimated = PartAttributor(model, baseline="zero", max_exact_parts=None, random_state=0,
+                                   device="cpu").fit(X).explain(X)
+    for e, k, s in zip(exact, kept, estimated):
+        assert k.scores == e.scores
+        assert s.n_evaluations <= 512 + 1
+        values, truth = np.array(list(s.scores.values())), np.array(list(e.scores.values()))
+        assert np.sum((values - truth) ** 2) < 0.05 * np.sum(truth**2)

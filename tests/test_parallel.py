@@ -32,7 +32,7 @@ def shapes():
 def test_sampled_shapley_and_msx_match_one_process(client, shapes):
     data, model = shapes
     X = PartImages(data.images, data.masks, data.part_names)
-    for params in (dict(method="shapley", max_exact_parts=3, n_samples=8), dict(method="msx", relations=True)):
+    for params in (dict(method="shapley", max_exact_parts=3, max_evals=32), dict(method="msx", relations=True)):
         attributor = PartAttributor(model, chunk_size=7, random_state=1, device="cpu", **params).fit(X)
         remote = transform_on_cluster(attributor, X, client)
         np.testing.assert_array_equal(remote, attributor.transform(X))

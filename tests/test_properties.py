@@ -146,10 +146,17 @@ class TableEngine:
     def __init__(self, tables, present):
         self.tables, self.present = tables, present
         self.weights = 1 << np.arange(present.shape[1])
+        self.seen = [set() for _ in tables]
+        self.evaluations = np.zeros(len(tables), dtype=np.int64)  # distinct coalitions asked, per image
 
     def evaluate(self, image_idx, keep, output=None):  # the tables hold probabilities
         keep = np.asarray(keep, dtype=bool) & self.present[image_idx]
-        return self.tables[image_idx, keep.astype(np.int64) @ self.weights]
+        codes = keep.astype(np.int64) @ self.weights
+        for i, code in zip(np.asarray(image_idx).tolist(), codes.tolist()):
+            if code not in self.seen[i]:
+                self.seen[i].add(code)
+                self.evaluations[i] += 1
+        return self.tables[image_idx, codes]
 
     def full_and_empty(self, output=None):
         n = len(self.tables)
@@ -176,7 +183,8 @@ def msx_problems(draw):
 @given(msx_problems(), st.integers(1, 3), st.integers(1, 3), st.integers(1, 5))
 def test_msx_are_sufficient_minimal_distinct_and_shown(problem, beam_width, max_roots, max_successors):
     engine, present, tau = problem
-    found = search_msx(engine, present, tau, beam_width, max_roots, max_successors)
+    found, stopped = search_msx(engine, present, tau, beam_width, max_roots, max_successors)
+    assert not stopped.any()  # no budget
     full, empty = engine.full_and_empty()
     assert len(found) == len(present)
     for i, sets in enumerate(found):
@@ -195,6 +203,25 @@ def test_msx_are_sufficient_minimal_distinct_and_shown(problem, beam_width, max_
                 smaller[0, p] = False
                 assert engine.evaluate([i], smaller)[0] < threshold
         assert sets == sorted(sets, key=lambda s: (len(s), s))
+
+
+@SLOW
+@given(msx_problems(), st.integers(1, 3), st.integers(1, 3), st.integers(1, 5), st.integers(1, 40))
+def test_msx_search_stays_within_its_budget_and_reports_where_it_stopped(problem, beam_width, max_roots,
+                                                                        max_successors, max_evals):
+    engine, present, tau = problem
+    found, stopped = search_msx(engine, present, tau, beam_width, max_roots, max_successors, max_evals=max_evals)
+    full, _ = engine.full_and_empty()
+    for i, sets in enumerate(found):
+        # Full, empty and each part alone come first; the search and pruning stay within the rest.
+        assert engine.evaluations[i] <= max(max_evals, present[i].sum() + 2)
+        for s in sets:  # sufficient whatever the budget
+            keep = np.zeros((1, present.shape[1]), bool)
+            keep[0, list(s)] = True
+            assert engine.evaluate([i], keep)[0] >= tau * full[i]
+    unlimited, _ = search_msx(TableEngine(engine.tables, present), present, tau, beam_width, max_roots, max_successors)
+    for i in np.flatnonzero(~stopped):  # where the budget never ran out, the search is the unlimited one
+        assert found[i] == unlimited[i]
 
 
 # -- PartImages indexing ---------------------------------------------------------------------------

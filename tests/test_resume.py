@@ -93,7 +93,7 @@ def test_killed_attribution_resumes_to_the_uninterrupted_result(tmp_path, shapes
 def test_sampled_methods_resume_bit_for_bit(tmp_path, shapes):
     data, model = shapes
     X = PartImages(data.images, data.masks, data.part_names)
-    params = dict(method="shapley", max_exact_parts=2, n_samples=6, chunk_size=8, random_state=5, device="cpu")
+    params = dict(method="shapley", max_exact_parts=2, max_evals=24, chunk_size=8, random_state=5, device="cpu")
     expected = PartAttributor(model, **params).fit(X).explain(X)
     interrupted = PartAttributor(model, out_dir=str(tmp_path), **params).fit(X)
     interrupted.explain(X[:16])  # a different call: its own run, never mixed with the next

@@ -284,9 +284,17 @@ class CoalitionEngine:
         if self.draw is not None:
             return self._drawn(image_idx, keep)
         slots = torch.cat([torch.ones(len(keep), 1, device=self.device), keep.float()], dim=1)
-        pixel_keep = torch.gather(slots, 1, self.masks[image_idx]).view(len(keep), 1, 1, *self.images.shape[2:])
-        images, baselines = self.images[image_idx][:, None], self.baselines[image_idx]
-        composite = baselines + pixel_keep * (images - baselines)
+        if bool((image_idx == image_idx[0]).all()):
+            # One image (exact values ask 2**P coalitions of each): broadcast it, gather nothing per request.
+            first = image_idx[:1]
+            pixel_keep = slots[:, self.masks[first][0]]
+            images, baselines = self.images[first][:, None], self.baselines[first]
+        else:
+            pixel_keep = torch.gather(slots, 1, self.masks[image_idx])
+            images, baselines = self.images[image_idx][:, None], self.baselines[image_idx]
+        pixel_keep = pixel_keep.view(len(keep), 1, 1, *self.images.shape[2:])
+        # One fused pass; a kept (1) or removed (0) pixel is exactly the image's or the baseline's.
+        composite = torch.lerp(baselines, images, pixel_keep)
         if self.inpaint:
             composite = self._inpainted(image_idx, pixel_keep, images, composite)
         return composite.flatten(0, 1).contiguous(memory_format=torch.channels_last)
@@ -502,6 +510,23 @@ class CoalitionEngine:
             probabilities = torch.softmax(torch.as_tensor(all_logits, dtype=torch.float32), dim=-1).mean(dim=1)
             self._baseline_probabilities = probabilities.numpy().astype(np.float64)
         return self._baseline_probabilities
+
+    def touching_parts(self, image_idx):
+        """Which parts touch in each image's mask: bool ``(len(image_idx), n_parts, n_parts)``,
+        symmetric, for parts with pixels side by side (4-neighbourhood; unlabelled pixels
+        touch nothing)."""
+        image_idx = np.asarray(image_idx, dtype=np.int64)
+        height, width = self.images.shape[2:]
+        ids = self.masks[torch.as_tensor(image_idx, device=self.device)].view(-1, height, width)
+        n = self.n_parts + 1  # slot 0: unlabelled
+        touching = np.zeros((len(image_idx), self.n_parts, self.n_parts), dtype=bool)
+        for a, b in ((ids[:, :, :-1], ids[:, :, 1:]), (ids[:, :-1, :], ids[:, 1:, :])):
+            meet = (a != b) & (a > 0) & (b > 0)
+            image = torch.arange(len(ids), device=ids.device).view(-1, 1, 1).expand_as(a)[meet]
+            codes = torch.unique(image * n * n + a[meet] * n + b[meet]).cpu().numpy()
+            k, first, second = codes // (n * n), codes // n % n - 1, codes % n - 1
+            touching[k, first, second] = touching[k, second, first] = True
+        return touching
 
     def full_and_empty(self, output=None):
         """Values of every image with all its parts kept and with none kept.

@@ -4,6 +4,7 @@ interaction and counterfactual explanations; :mod:`skpartx._engine.games` does t
 
 import numpy as np
 
+from . import approximators as _approximators
 from . import games as _games
 
 
@@ -33,7 +34,8 @@ def all_coalition_values(engine, group, ids):
 
 
 def sampled_shapley(engine, group, ids, n_samples, rng):
-    """Permutation-sampled Shapley values and standard errors ``(n_images, q)`` of each image's parts."""
+    """Permutation-sampled Shapley values and standard errors ``(n_images, q)`` of each image's
+    parts, from ``n_samples`` orders (antithetic pairs): 0.2's scheme, kept for ``n_samples``."""
     q = ids.shape[1]
     phi, se = np.empty((len(group), q)), np.empty((len(group), q))
     plans = [_games.permutation_coalitions(q, n_samples, rng) for _ in group]
@@ -47,17 +49,60 @@ def sampled_shapley(engine, group, ids, n_samples, rng):
     return phi, se
 
 
-def shapley(engine, present, max_exact_parts, n_samples, rng):
-    """Shapley values and standard errors ``(n_images, n_parts)`` of each image's present parts:
-    exact up to ``max_exact_parts`` parts, ``n_samples`` permutations beyond (zero elsewhere)."""
+def local_pairs(touching, ids):
+    """Pairs ``(k, 2)`` of positions in ``ids`` whose parts touch, from a part adjacency matrix."""
+    local = touching[np.ix_(ids, ids)]
+    return np.argwhere(np.triu(local, 1))
+
+
+def budget_shapley(engine, group, ids, max_evals, approximator, rng):
+    """Shapley values and standard errors ``(n_images, q)`` of each image's parts from at most
+    ``max_evals`` coalitions each, by ``approximator`` (see :mod:`~skpartx._engine.approximators`).
+
+    The plans of all images are evaluated in one request, so the engine batches them."""
+    q = ids.shape[1]
+    plans = [_approximators.plan(approximator, q, max_evals, rng) for _ in group]
+    keep = np.concatenate([coalitions_over(ids[k : k + 1], p.coalitions, engine.n_parts)[0] for k, p in enumerate(plans)])
+    values = engine.evaluate(np.repeat(group, [len(p.coalitions) for p in plans]), keep)
+    touching = engine.touching_parts(group) if approximator == "adjusted" else None
+    phi, se = np.empty((len(group), q)), np.empty((len(group), q))
+    start = 0
+    for k, plan in enumerate(plans):
+        stop = start + len(plan.coalitions)
+        pairs = local_pairs(touching[k], ids[k]) if touching is not None else None
+        phi[k], se[k] = _approximators.estimate(plan, values[start:stop], pairs)
+        start = stop
+    return phi, se
+
+
+def exact_pays(q, max_exact_parts, max_evals, n_samples=None):
+    """Whether ``q`` parts get exact values: up to ``max_exact_parts``, or while all ``2**q``
+    coalitions fit in ``max_evals`` (not for 0.2's ``n_samples`` permutations); ``max_exact_parts``
+    as :func:`~skpartx._engine.approximators.exact_limit` reads it."""
+    by_budget = n_samples is None and max_evals is not None and _approximators.exact_fits(q, max_evals)
+    return q <= _approximators.exact_limit(max_exact_parts) or by_budget
+
+
+def estimated_shapley(engine, group, ids, rng, *, max_evals, approximator="adjusted", n_samples=None):
+    """Sampled Shapley values and standard errors ``(n_images, q)``: from ``n_samples``
+    permutations when given (0.2's estimate), else from ``max_evals`` coalitions by ``approximator``."""
+    if n_samples is not None:
+        return sampled_shapley(engine, group, ids, n_samples, rng)
+    return budget_shapley(engine, group, ids, max_evals, approximator, rng)
+
+
+def shapley(engine, present, max_exact_parts, rng, *, max_evals, approximator="adjusted", n_samples=None):
+    """Shapley values and standard errors ``(n_images, n_parts)`` of each image's present parts
+    (zero elsewhere): exact where :func:`exact_pays`, estimated beyond (:func:`estimated_shapley`)."""
     scores = np.zeros(present.shape)
     errors = np.zeros(present.shape)
     for q, group, ids in groups_by_part_count(present):
-        if q <= max_exact_parts:
+        if exact_pays(q, max_exact_parts, max_evals, n_samples):
             phi = _games.exact_shapley(all_coalition_values(engine, group, ids))
             se = np.zeros_like(phi)
         else:
-            phi, se = sampled_shapley(engine, group, ids, n_samples, rng)
+            phi, se = estimated_shapley(engine, group, ids, rng, max_evals=max_evals, approximator=approximator,
+                                        n_samples=n_samples)
         rows = group[:, None]
         scores[rows, ids] = phi
         errors[rows, ids] = se

@@ -6,7 +6,7 @@
 ``_gradients`` (property gradients) and ``_explanations`` (per-image results as
 :class:`LocalExplanation`, the baseline report, warnings); ``_curves`` (deletion and
 insertion curves), ``_plot`` (figures of results) and ``_removals`` (the composites an
-attributor shows the model, drawn).
+attributor shows the model, drawn); ``_estimate`` (Shapley values of any game under a budget).
 
 May import: ``_core``, ``_engine``.
 """
@@ -15,6 +15,7 @@ from .._core.part_scores import decode_msx
 from .._engine.coalitions import BASELINES, ReferenceImages
 from ._attributor import PartAttributor, score_intervention
 from ._curves import part_deletion_curve, part_insertion_curve
+from ._estimate import ShapleyEstimate, estimate_shapley
 from ._explanations import BASELINE_WARNING_PROBABILITY, BASELINE_WARNING_SHARE, LocalExplanation, msx_part_shares
 from ._methods import METHODS
 from ._plot import plot_local_explanation, plot_part_importance
@@ -28,7 +29,9 @@ __all__ = [
     "METHODS",
     "PartAttributor",
     "ReferenceImages",
+    "ShapleyEstimate",
     "decode_msx",
+    "estimate_shapley",
     "msx_part_shares",
     "part_deletion_curve",
     "part_insertion_curve",

@@ -26,6 +26,7 @@ from .._core.torch_utils import (
     run_constraints,
 )
 from .._engine import games as _games
+from .._engine.approximators import exact_limit, warn_if_n_samples
 from .._engine.coalitions import BASELINES, ReferenceImages, class_value
 from ._explanations import LocalExplanation, local_explanations, warn_about_results
 from ._methods import METHODS, REGISTRY, SETTINGS, methods_doc, settings_doc
@@ -189,8 +190,10 @@ class PartAttributor(AttributionRunMixin, TorchEstimatorMixin, TransformerMixin,
         beam_width=3,
         max_roots=3,
         max_successors=6,
-        max_exact_parts=12,
-        n_samples=64,
+        max_exact_parts="warn",
+        max_evals=512,
+        approximator="adjusted",
+        n_samples="deprecated",
         n_steps=20,
         n_permutations=1000,
         layer=None,
@@ -214,6 +217,8 @@ class PartAttributor(AttributionRunMixin, TorchEstimatorMixin, TransformerMixin,
         self.max_roots = max_roots
         self.max_successors = max_successors
         self.max_exact_parts = max_exact_parts
+        self.max_evals = max_evals
+        self.approximator = approximator
         self.n_samples = n_samples
         self.n_steps = n_steps
         self.n_permutations = n_permutations
@@ -245,6 +250,7 @@ class PartAttributor(AttributionRunMixin, TorchEstimatorMixin, TransformerMixin,
         """
         self.model_ = self._fit_module("model")
         _check_baseline(self.baseline)
+        warn_if_n_samples("PartAttributor", self.n_samples, stacklevel=3)
         X = as_part_images(X)
         if len(X) == 0:
             raise ValueError("X contains no image; PartAttributor.fit needs at least one.")
@@ -277,7 +283,23 @@ class PartAttributor(AttributionRunMixin, TorchEstimatorMixin, TransformerMixin,
     def __setstate__(self, state):
         if "part_names_" in state:  # fitted before the reference baseline existed
             state = {"references_": None, **state}
-        super().__setstate__({"n_references": 8, **state})
+        # Fitted before budgets existed: n_samples stays, so such a pickle keeps 0.2's permutations.
+        super().__setstate__({"n_references": 8, "max_evals": 512, "approximator": "adjusted", **state})
+
+    def shapley_settings(self) -> dict:
+        """How this attributor computes Shapley values, for explanations built on the same values.
+
+        Returns
+        -------
+        settings : dict
+            ``max_exact_parts`` (as a number: 12 for the default ``"warn"``, 0 for ``None``),
+            ``max_evals``, ``approximator`` and ``n_samples`` (0.2's count of permutations
+            where given, else ``None``): the keywords of
+            ``skpartx._engine.shapley.shapley`` after its first arguments.
+        """
+        legacy = None if isinstance(self.n_samples, str) else int(self.n_samples)
+        return {"max_exact_parts": exact_limit(self.max_exact_parts), "max_evals": self.max_evals,
+                "approximator": self.approximator, "n_samples": legacy}
 
     def _check_X(self, X):
         check_is_fitted(self)

@@ -15,6 +15,7 @@ from .._core.features import auto_layers, check_layers, iter_feature_blocks
 from .._core.part_images import UNLABELLED, as_part_images, check_fitted_parts, require_labelled
 from .._core.progress import progress_bar
 from .._core.torch_utils import TorchEstimatorMixin, batch_slices, document_run_parameters, predict_logits, run_constraints
+from .._engine.approximators import APPROXIMATORS, warn_if_n_samples
 from .._engine.coalitions import CoalitionEngine
 from .._engine.shapley import shapley
 from ._metrics import counterfactual_metrics
@@ -44,9 +45,16 @@ class PartCounterfactualExplainer(TorchEstimatorMixin, BaseEstimator):
     n_donors : int, default=3
         Donors tried per image; the one that flips the decision with the fewest swaps wins.
     max_exact_parts : int, default=10
-        Largest number of parts for exact swap-game Shapley values; sampled beyond.
-    n_samples : int, default=64
-        Permutations for sampled Shapley values.
+        Largest number of parts for exact swap-game Shapley values (also exact while all
+        ``2**P`` coalitions fit in ``max_evals``); estimated beyond.
+    max_evals : int, default=512
+        Model evaluations per (image, donor) for estimated swap-game Shapley values.
+    approximator : {"adjusted", "leverage", "permutation"}, default="adjusted"
+        How they are estimated; see :class:`~skpartx.PartAttributor`.
+    n_samples : int, default="deprecated"
+        Permutations for sampled Shapley values, 0.2's estimate: deprecated in 0.2,
+        removed in 0.3; given, it overrides ``max_evals`` and ``approximator`` with a
+        ``FutureWarning``.
     {run_parameters}
 
     Attributes
@@ -89,7 +97,9 @@ class PartCounterfactualExplainer(TorchEstimatorMixin, BaseEstimator):
         "order": [StrOptions({"shapley", "random"})],
         "n_donors": [Interval(Integral, 1, None, closed="left")],
         "max_exact_parts": [Interval(Integral, 1, 20, closed="both")],
-        "n_samples": [Interval(Integral, 2, None, closed="left")],
+        "max_evals": [Interval(Integral, 4, None, closed="left")],
+        "approximator": [StrOptions(set(APPROXIMATORS))],
+        "n_samples": [Interval(Integral, 2, None, closed="left"), StrOptions({"deprecated"})],
         **run_constraints("chunk_size", "device", "batch_size", "random_state", "verbose"),
     }
 
@@ -102,7 +112,9 @@ class PartCounterfactualExplainer(TorchEstimatorMixin, BaseEstimator):
         order="shapley",
         n_donors=3,
         max_exact_parts=10,
-        n_samples=64,
+        max_evals=512,
+        approximator="adjusted",
+        n_samples="deprecated",
         chunk_size=64,
         device="auto",
         batch_size=None,
@@ -115,12 +127,18 @@ class PartCounterfactualExplainer(TorchEstimatorMixin, BaseEstimator):
         self.order = order
         self.n_donors = n_donors
         self.max_exact_parts = max_exact_parts
+        self.max_evals = max_evals
+        self.approximator = approximator
         self.n_samples = n_samples
         self.chunk_size = chunk_size
         self.device = device
         self.batch_size = batch_size
         self.random_state = random_state
         self.verbose = verbose
+
+    def __setstate__(self, state):
+        # Saved before budgets existed: n_samples stays, so such a pickle keeps 0.2's permutations.
+        super().__setstate__({"max_evals": 512, "approximator": "adjusted", **state})
 
     def _embed(self, images):
         """Unit-length mean feature of each image at ``layer_``."""
@@ -146,6 +164,7 @@ class PartCounterfactualExplainer(TorchEstimatorMixin, BaseEstimator):
         -------
         self : PartCounterfactualExplainer
         """
+        warn_if_n_samples("PartCounterfactualExplainer", self.n_samples, stacklevel=3)
         self.model_ = self._fit_module("model")
         backbone = self._fit_module("backbone", required=False)
         self.backbone_ = self.model_ if backbone is None else backbone
@@ -237,7 +256,9 @@ class PartCounterfactualExplainer(TorchEstimatorMixin, BaseEstimator):
                                  baseline=warped, device=self.device_, batch_size=self.batch_size)
         present = engine.present
         if order == "shapley":
-            values = shapley(engine, present, self.max_exact_parts, self.n_samples, rng)[0]
+            legacy = None if isinstance(self.n_samples, str) else int(self.n_samples)  # "deprecated": not given
+            values = shapley(engine, present, self.max_exact_parts, rng, max_evals=self.max_evals,
+                             approximator=self.approximator, n_samples=legacy)[0]
             orders = [sorted(np.flatnonzero(p), key=lambda part: (v[part], part)) for p, v in zip(present, values)]
         else:
             values = np.zeros(present.shape)
