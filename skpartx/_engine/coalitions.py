@@ -399,7 +399,7 @@ class CoalitionEngine:
         binary = np.isin(keep, (0.0, 1.0)).all(axis=1)
         return [bit if is_binary else b"f" + row.tobytes() for bit, is_binary, row in zip(bits, binary, keep)]
 
-    def evaluate(self, image_idx, keep, output=None):
+    def evaluate(self, image_idx, keep, output=None, memoise=True):
         """Values of the given (image, keep-vector) requests.
 
         Parameters
@@ -411,6 +411,11 @@ class CoalitionEngine:
             part in a fade (float; 0.25 shows 25% image and 75% baseline).
         output : {"probability", "logit"}, default=None
             The value returned; default: the engine's ``output``.
+        memoise : bool, default=True
+            ``False`` for coalitions asked once each (all ``2**P`` of an image, for exact
+            values): only each image's empty and full coalitions go through the memo, the
+            others are evaluated as given, without a per-request key — at the model's own
+            rate, and without holding ``2**P`` values per image.
 
         Returns
         -------
@@ -418,6 +423,8 @@ class CoalitionEngine:
         """
         column = self._column(self.output if output is None else output)
         image_idx, keep = self._checked_requests(image_idx, keep)
+        if not memoise:
+            return self._evaluate_once(image_idx, keep, output, column)
         keys = self._keys(keep)
         values = np.empty(len(image_idx), dtype=np.float64)
         todo, todo_pos = {}, []
@@ -441,6 +448,21 @@ class CoalitionEngine:
                 self._cache[i][key] = tuple(value.tolist())
             for pos in todo_pos:
                 values[pos] = self._cache[image_idx[pos]][keys[pos]][column]
+        return values
+
+    def _evaluate_once(self, image_idx, keep, output, column):
+        """:meth:`evaluate` without the memo but for each image's empty and full coalitions."""
+        keep = keep.astype(bool)
+        corner = ~keep.any(axis=1) | (keep == self.present[image_idx]).all(axis=1)
+        values = np.empty(len(image_idx), dtype=np.float64)
+        if corner.any():
+            values[corner] = self.evaluate(image_idx[corner], keep[corner], output)
+        rest = np.flatnonzero(~corner)
+        self.evaluations += np.bincount(image_idx[rest], minlength=len(self.evaluations))
+        for batch in batch_slices(len(rest), max(self.batch_size, 4096)):
+            rows = rest[batch]
+            idx = torch.as_tensor(image_idx[rows], device=self.device)
+            values[rows] = self._run(idx, torch.as_tensor(keep[rows], device=self.device), self._target_values)[:, column]
         return values
 
     def probabilities(self, image_idx, keep):

@@ -26,11 +26,36 @@ def groups_by_part_count(present):
         yield int(q), group, np.stack([np.flatnonzero(present[i]) for i in group])
 
 
+# Rows of keep-vectors per engine request on the exact path: bounds its memory (images x 2**P x parts).
+EXACT_ROWS = 2**18
+
+
+def image_blocks(group, q):
+    """Positions in ``group`` in blocks whose ``2**q`` coalitions each fit in :data:`EXACT_ROWS` rows."""
+    per_block = max(1, EXACT_ROWS // 2**q)
+    return [np.arange(start, min(start + per_block, len(group))) for start in range(0, len(group), per_block)]
+
+
 def all_coalition_values(engine, group, ids):
     """Values ``(n_images, 2**q)`` of every coalition of each image's ``q`` parts, in
-    :func:`~skpartx._engine.games.subset_matrix` order."""
-    keep = coalitions_over(ids, _games.subset_matrix(ids.shape[1]), engine.n_parts)
-    return engine.evaluate(np.repeat(group, keep.shape[1]), keep.reshape(-1, engine.n_parts)).reshape(len(group), -1)
+    :func:`~skpartx._engine.games.subset_matrix` order (evaluated block by block, each
+    coalition once, outside the memo)."""
+    q = ids.shape[1]
+    subsets = _games.subset_matrix(q)
+    values = np.empty((len(group), 2**q))
+    for block in image_blocks(group, q):
+        keep = coalitions_over(ids[block], subsets, engine.n_parts).reshape(-1, engine.n_parts)
+        values[block] = engine.evaluate(np.repeat(group[block], 2**q), keep, memoise=False).reshape(len(block), -1)
+    return values
+
+
+def exact_group_shapley(engine, group, ids):
+    """Exact Shapley values ``(n_images, q)`` of each image's parts, block by block (no
+    table of all images' coalitions is held at once)."""
+    phi = np.empty(ids.shape)
+    for block in image_blocks(group, ids.shape[1]):
+        phi[block] = _games.exact_shapley(all_coalition_values(engine, group[block], ids[block]))
+    return phi
 
 
 def sampled_shapley(engine, group, ids, n_samples, rng):
@@ -98,7 +123,7 @@ def shapley(engine, present, max_exact_parts, rng, *, max_evals, approximator="a
     errors = np.zeros(present.shape)
     for q, group, ids in groups_by_part_count(present):
         if exact_pays(q, max_exact_parts, max_evals, n_samples):
-            phi = _games.exact_shapley(all_coalition_values(engine, group, ids))
+            phi = exact_group_shapley(engine, group, ids)
             se = np.zeros_like(phi)
         else:
             phi, se = estimated_shapley(engine, group, ids, rng, max_evals=max_evals, approximator=approximator,
