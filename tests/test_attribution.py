@@ -334,3 +334,25 @@ def test_attributor_pickled_before_reference_baselines_loads(model, few):
     restored.__setstate__(pickle.loads(pickle.dumps(state)))
     assert restored.get_params()["n_references"] == 8 and restored.references_ is None
     np.testing.assert_array_equal(np.asarray(restored.transform(few)), np.asarray(fitted.transform(few)))
+
+
+def test_attributor_pickled_before_budgets_loads_and_keeps_its_permutations(model, few):
+    with pytest.warns(FutureWarning, match="n_samples is deprecated"):
+        old = PartAttributor(model, method="shapley", baseline="zero", max_exact_parts=2, n_samples=8,
+                             random_state=0).fit(few)
+    state = old.__getstate__()
+    del state["max_evals"], state["approximator"]
+    state["max_exact_parts"], state["n_samples"] = 2, 8  # as 0.2 stored them
+    restored = PartAttributor.__new__(PartAttributor)
+    restored.__setstate__(pickle.loads(pickle.dumps(state)))
+    assert restored.get_params()["max_evals"] == 512 and restored.get_params()["approximator"] == "adjusted"
+    np.testing.assert_array_equal(np.asarray(restored.transform(few)), np.asarray(old.transform(few)))
+
+
+def test_touching_parts_come_from_the_masks(model):
+    masks = np.array([[[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, -1, 3], [2, 2, -1, 3]]])
+    engine = CoalitionEngine(model, np.zeros((1, 3, 4, 4), np.float32), masks, np.zeros(1, int), 5)
+    touching = engine.touching_parts([0])[0]
+    expected = {(0, 1), (0, 2), (1, 3)}  # 2 and 3 are kept apart by unlabelled pixels; part 4 is absent
+    assert {(i, j) for i, j in zip(*np.nonzero(np.triu(touching)))} == expected
+    np.testing.assert_array_equal(touching, touching.T)

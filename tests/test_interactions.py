@@ -88,11 +88,16 @@ def test_image_interactions_match_brute_force_on_the_model(attributor, full_X, d
 def test_sampled_path_approximates_exact_on_the_model(model, full_X):
     X = full_X[N_TRAIN : N_TRAIN + 4]
     exact = PartAttributor(model, baseline="mean").fit(X)
-    sampled = PartAttributor(model, baseline="mean", max_exact_parts=2).fit(X)
-    _, reference, _ = part_interactions(exact, X)
-    _, estimate, _ = part_interactions(sampled, X, n_samples=400, random_state=0)
+    # Within 40 evaluations per image, images of 6 or more parts are sampled (2**6 > 40).
+    sampled = PartAttributor(model, baseline="mean", max_exact_parts=2, max_evals=40).fit(X)
+    assert max(np.unique(m[m >= 0]).size for m in np.asarray(X.masks)) >= 6
+    phi_exact, reference, _ = part_interactions(exact, X)
+    phi, estimate, _ = part_interactions(sampled, X, n_samples=400, random_state=0)
     assert np.abs(estimate - reference).max() < 0.08
     assert np.corrcoef(estimate.ravel(), reference.ravel())[0, 1] > 0.95
+    # The Shapley values are the attributor's estimates: close to exact, efficient.
+    assert np.abs(phi - phi_exact).max() < 0.05
+    np.testing.assert_allclose(phi.sum(axis=1), phi_exact.sum(axis=1), atol=1e-6)
 
 
 def test_graph_per_class_and_its_figure(attributor, full_X, data, decisions):

@@ -27,6 +27,7 @@ many images in one batch: :func:`plan` says which coalitions to evaluate (at mos
 
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import combinations
 from math import comb
 
@@ -198,28 +199,36 @@ def _allocate(n_pairs, population, share):
     return counts
 
 
+@lru_cache(maxsize=64)
+def _all_subsets(q, size, half):
+    """Every coalition of ``size`` of ``q`` players as rows of player ids (``half``: those holding player 0)."""
+    pool = np.array([c for c in combinations(range(q), size) if not half or c[0] == 0], dtype=np.int64)
+    pool.setflags(write=False)
+    return pool
+
+
 def _draw_subsets(q, size, k, population, rng, half):
     """``k`` distinct coalitions of ``size`` players, as bool rows. ``half``: only those
     holding player 0 (the pairs of ``size = q / 2``, each counted once)."""
-    if population <= 20000:
-        pool = np.array([c for c in combinations(range(q), size) if not half or c[0] == 0], dtype=np.int64)
-        chosen = pool[rng.choice(len(pool), size=k, replace=False)]
-        rows = np.zeros((k, q), dtype=bool)
-        np.put_along_axis(rows, chosen, True, axis=1)
+    rows = np.zeros((k, q), dtype=bool)
+    if 4 * k >= population:  # a large share of a small population: draw from all of it
+        pool = _all_subsets(q, size, half)
+        np.put_along_axis(rows, pool[rng.choice(len(pool), size=k, replace=False)], True, axis=1)
         return rows
-    seen, rows = set(), []
+    seen, filled = set(), 0
     weights = 1 << np.arange(q, dtype=np.int64)
-    while len(rows) < k:
-        draws = np.argsort(rng.random_sample((2 * (k - len(rows)) + 4, q)), axis=1)[:, :size]
+    while filled < k:
+        draws = np.argsort(rng.random_sample((2 * (k - filled) + 4, q)), axis=1)[:, :size]
         batch = np.zeros((len(draws), q), dtype=bool)
         np.put_along_axis(batch, draws, True, axis=1)
         if half:
             batch[~batch[:, 0]] = ~batch[~batch[:, 0]]
-        for row, code in zip(batch, batch @ weights):
-            if code not in seen and len(rows) < k:
-                seen.add(int(code))
-                rows.append(row)
-    return np.array(rows)
+        for row, code in zip(batch, (batch @ weights).tolist()):
+            if code not in seen and filled < k:
+                seen.add(code)
+                rows[filled] = row
+                filled += 1
+    return rows
 
 
 def _paired_plan(approximator, q, max_evals, rng):
@@ -347,7 +356,7 @@ class Proxy:
 
     def logits(self, coalitions):
         x = np.asarray(coalitions, dtype=np.float64)
-        return self.intercept + x @ self.main + 0.5 * np.einsum("mi,ij,mj->m", x, self.pair_effects, x)
+        return self.intercept + x @ self.main + 0.5 * ((x @ self.pair_effects) * x).sum(axis=1)
 
     def predict(self, coalitions):
         z = self.logits(coalitions)
@@ -389,13 +398,21 @@ def fit_proxy(coalitions, values, pairs=None):
     return Proxy(float(coef[0]), coef[1 : 1 + q], effects, logistic, features.shape[1])
 
 
+@lru_cache(maxsize=4)
+def _coalition_table(q):
+    """:func:`~skpartx._engine.games.subset_matrix` as floats, kept: every proxy of ``q`` players reads it."""
+    table = _games.subset_matrix(q).astype(np.float64)
+    table.setflags(write=False)
+    return table
+
+
 def proxy_shapley(proxy, q, rng):
     """Shapley values ``(q,)`` of a proxy and their Monte Carlo standard errors (0 when exact)."""
     if not proxy.logistic:
         # A pairwise polynomial splits each pair's effect evenly between its players.
         return proxy.main + 0.5 * proxy.pair_effects.sum(axis=1), np.zeros(q)
     if q <= PROXY_EXACT_PLAYERS:
-        return _games.exact_shapley(proxy.predict(_games.subset_matrix(q))), np.zeros(q)
+        return _games.exact_shapley(proxy.predict(_coalition_table(q))), np.zeros(q)
     orders, _ = _games.permutation_coalitions(q, PROXY_ORDERS, rng)
     marginal = np.empty(orders.shape)
     for start in range(0, len(orders), 1024):
