@@ -55,8 +55,8 @@ SETTINGS = {
         "    exact anyway, and ``None`` asks no more. The default ``\"warn\"`` is 12 with a\n"
         "    ``FutureWarning`` where an image has more parts than the budget covers: it becomes\n"
         "    ``None`` in 0.3. On 8- to 12-part games of the demo CNN (development images,\n"
-        "    ``benchmarks/many_parts.py``) the default approximator reached a median relative\n"
-        "    squared error of 1e-4 with 106 evaluations at 8 parts, 217 at 10 and 558 at 12,\n"
+        "    ``benchmarks/exact_parts.py``) the default approximator reached a median relative\n"
+        "    squared error of 1e-4 with 130 evaluations at 8 parts, 229 at 10 and 575 at 12,\n"
         "    against 256, 1,024 and 4,096 for exact values: exact pays where all coalitions fit in\n"
         "    the budget, not beyond.",
     ),
