@@ -58,22 +58,6 @@ def exact_group_shapley(engine, group, ids):
     return phi
 
 
-def sampled_shapley(engine, group, ids, n_samples, rng):
-    """Permutation-sampled Shapley values and standard errors ``(n_images, q)`` of each image's
-    parts, from ``n_samples`` orders (antithetic pairs): 0.2's scheme, kept for ``n_samples``."""
-    q = ids.shape[1]
-    phi, se = np.empty((len(group), q)), np.empty((len(group), q))
-    plans = [_games.permutation_coalitions(q, n_samples, rng) for _ in group]
-    keep = np.concatenate(
-        [coalitions_over(ids[k : k + 1], c.reshape(-1, q), engine.n_parts) for k, (_, c) in enumerate(plans)]
-    )
-    values = engine.evaluate(np.repeat(group, keep.shape[1]), keep.reshape(-1, engine.n_parts))
-    values = values.reshape(len(group), -1, q + 1)
-    for k, (orders, _) in enumerate(plans):
-        phi[k], se[k] = _games.permutation_shapley(orders, values[k])
-    return phi, se
-
-
 def local_pairs(touching, ids):
     """Pairs ``(k, 2)`` of positions in ``ids`` whose parts touch, from a part adjacency matrix."""
     local = touching[np.ix_(ids, ids)]
@@ -110,9 +94,11 @@ def exact_pays(q, max_exact_parts, max_evals, n_samples=None):
 
 def estimated_shapley(engine, group, ids, rng, *, max_evals, approximator="adjusted", n_samples=None):
     """Sampled Shapley values and standard errors ``(n_images, q)``: from ``n_samples``
-    permutations when given (0.2's estimate), else from ``max_evals`` coalitions by ``approximator``."""
+    permutations when given (0.2's estimate: the permutation plan of the budget their
+    antithetic pairs cost), else from ``max_evals`` coalitions by ``approximator``."""
     if n_samples is not None:
-        return sampled_shapley(engine, group, ids, n_samples, rng)
+        q = ids.shape[1]
+        max_evals, approximator = 2 * ((int(n_samples) + 1) // 2) * (q - 1) + 2, "permutation"
     return budget_shapley(engine, group, ids, max_evals, approximator, rng)
 
 
